@@ -1,0 +1,1 @@
+"""The PySide6 panel (dockable widget and standalone window)."""
