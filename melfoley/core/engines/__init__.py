@@ -1,0 +1,1 @@
+"""Engines registered with melfoley.core.engine: debug, embedded, paper."""
