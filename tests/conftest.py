@@ -1,0 +1,41 @@
+"""Shared fixtures: the real corpus (../shared/corpus or $MELFOLEY_CORPUS) and scratch user folders."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from melfoley.core.corpus import corpus_root, load_manifest
+
+
+@pytest.fixture(autouse=True)
+def _scratch_user_dirs(tmp_path_factory, monkeypatch):
+    """Every test gets private config/cache folders: no test touches the user's real ones."""
+    base = tmp_path_factory.mktemp("userdirs")
+    for name in ("CONFIG", "CACHE"):
+        monkeypatch.setenv(f"MELFOLEY_{name}_DIR", str(base / name.lower()))
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    root = corpus_root()
+    if not (root / "manifest.csv").exists():
+        pytest.skip(f"corpus not found at {root}; set MELFOLEY_CORPUS")
+    return root
+
+
+@pytest.fixture(scope="session")
+def corpus_items(corpus):
+    return load_manifest(corpus)
+
+
+@pytest.fixture(scope="session")
+def corpus_sample(corpus_items):
+    """One file per label (first in sorted order): a small real cross-section of the corpus."""
+    seen, out = set(), []
+    for it in corpus_items:
+        if it.label not in seen:
+            seen.add(it.label)
+            out.append(it)
+    return out
