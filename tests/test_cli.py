@@ -1,0 +1,34 @@
+"""The command line: lazy help, analyze on real audio, clean errors."""
+
+import subprocess
+import sys
+
+from melfoley.core.control import QCDControl
+from melfoley.plugin.cli import main
+
+
+def test_help_imports_nothing_heavy():
+    code = ("import sys; from melfoley.plugin.cli import build_parser; build_parser().format_help(); "
+            "print(sorted(m for m in ('torch', 'numpy', 'PySide6', 'opentimelineio', 'av') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_analyze_reports_and_plots(corpus_sample, tmp_path, capsys):
+    item = corpus_sample[20]
+    png, js = tmp_path / "a.png", tmp_path / "a.json"
+    assert main(["analyze", str(item.path), "--png", str(png), "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    for field in ("duration", "frames", "codes g0", "codes g1", "recon L1"):
+        assert field in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20000
+    control = QCDControl.from_json(js.read_text())
+    assert abs(control.duration - item.duration) < 0.02
+
+
+def test_analyze_bad_input_is_one_clear_line(tmp_path, capsys):
+    assert main(["analyze", str(tmp_path / "missing.wav")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.wav" in err and "does not exist" in err and "Traceback" not in err
+    assert main(["analyze", "x.wav", "--mel", "bogus"]) == 2
+    assert "unknown mel front-end" in capsys.readouterr().err
