@@ -68,6 +68,9 @@ class Engine:
     name = "base"
     mel = "hifigan22k"
     sample_rate = 22050
+    #: renderers with a fixed window set these; longer controls are rendered in overlapping windows
+    window_frames: int | None = None
+    overlap_frames: int = 0
 
     def describe(self) -> dict:
         """Metadata recorded with every take (model, weights hash, licence, bandwidth)."""
@@ -80,6 +83,15 @@ class Engine:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ orchestration
+    def render_long(self, control: QCDControl, prompt: str, seed: int) -> np.ndarray:
+        """``render``, or overlapping windows with crossfades when ``window_frames`` is set."""
+        if not self.window_frames or control.frames <= self.window_frames:
+            return self.render(control, prompt, seed)
+        from .windows import render_windowed
+
+        return render_windowed(self.render, control, prompt, seed, window=self.window_frames,
+                               overlap=self.overlap_frames)
+
     def apply_energy(self, control: QCDControl, energy: np.ndarray | None) -> QCDControl:
         if energy is None:
             return control
@@ -101,7 +113,7 @@ class Engine:
             n = int(round(req.duration * self.sample_rate))
             for k in range(req.takes):
                 seed = req.seed + k
-                audio = fit_length(self.render(control, req.prompt, seed), n)
+                audio = fit_length(self.render_long(control, req.prompt, seed), n)
                 meta = {**self.describe(), "prompt": req.prompt, "seed": seed}
                 takes.append(Take(audio, self.sample_rate, control, seed, meta))
                 done += 1
