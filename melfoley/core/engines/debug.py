@@ -66,7 +66,12 @@ def picture_timing(request: FoleyRequest, n_frames: int, mel: str = "hifigan22k"
         from ..motion import predict_timing
     except ImportError:
         predict_timing = None
-    pic = _decode_picture(request) if predict_timing is not None else None
+    if request.frames is not None or predict_timing is not None:
+        pic = _decode_picture(request)  # checks the frames and their rate even without a predictor
+    else:
+        pic = None
+    if predict_timing is None:
+        pic = None
     if pic is None:
         e = np.full(n_frames, FLAT_ENERGY, np.float32)
         d = np.full(n_frames, FLAT_SPREAD, np.float32)
