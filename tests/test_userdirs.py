@@ -12,4 +12,5 @@ def test_env_overrides_and_platform_defaults(monkeypatch, tmp_path):
     import platformdirs
 
     assert userdirs.cache_dir() == Path(platformdirs.user_cache_dir("melfoley"))
-    assert "melfoley" in str(userdirs.config_dir())
+    monkeypatch.delenv("MELFOLEY_CONFIG_DIR", raising=False)
+    assert userdirs.config_dir() == Path(platformdirs.user_config_dir("melfoley"))
