@@ -175,6 +175,7 @@ def write_bwf(path: str | os.PathLike, audio: np.ndarray, *, bext: Bext, ixml: I
                 fh.write(b"\0")
             fh.flush()
             os.fsync(fh.fileno())
+        public(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         _remove(tmp)
@@ -183,6 +184,13 @@ def write_bwf(path: str | os.PathLike, audio: np.ndarray, *, bext: Bext, ixml: I
         _remove(tmp)
         raise
     return path
+
+
+def public(path: str) -> None:
+    """mkstemp files are private (0600); give outputs the usual permissions (umask applied)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
 
 
 def _remove(p: str) -> None:

@@ -72,6 +72,7 @@ class TimelineSource:
     adapter: str
     rate: Fraction  # exact record rate
     notes: tuple[str, ...] = ()
+    bundle_dir: Path | None = None  # where an .otioz was extracted
 
     @property
     def global_start(self) -> otio.opentime.RationalTime:
@@ -81,7 +82,7 @@ class TimelineSource:
     @property
     def media_dir(self) -> Path:
         """Folder that relative media paths resolve against (the extracted bundle for .otioz)."""
-        return Path(self.timeline.metadata.get("melfoley_bundle_dir", "") or self.path.parent)
+        return self.bundle_dir or self.path.parent
 
 
 def read_timeline(path: str | os.PathLike, *, edl_rate: float | None = None,
@@ -105,6 +106,8 @@ def read_timeline(path: str | os.PathLike, *, edl_rate: float | None = None,
         dest = Path(extract_dir) if extract_dir else Path(tempfile.mkdtemp(prefix="melfoley-otioz-"))
         dest.mkdir(parents=True, exist_ok=True)
         kwargs["extract_to_directory"] = str(dest)
+    elif adapter == "otiod":
+        kwargs["absolute_media_reference_paths"] = True
     result = None
     if adapter == "cmx_3600":
         result = _read_edl(path, edl_rate, notes)
@@ -115,9 +118,8 @@ def read_timeline(path: str | os.PathLike, *, edl_rate: float | None = None,
             raise TimelineError(f"timeline {path} could not be read by the {adapter} adapter: "
                                 f"{type(exc).__name__}: {str(exc)[:300]}; re-export it from the editor") from exc
     timeline = _pick_timeline(result, path, timeline_name, notes)
-    if adapter == "otioz":
-        timeline.metadata["melfoley_bundle_dir"] = kwargs["extract_to_directory"]
-    return TimelineSource(timeline, path, adapter, _timeline_rate(timeline), tuple(notes))
+    bundle = Path(kwargs["extract_to_directory"]) if adapter == "otioz" else None
+    return TimelineSource(timeline, path, adapter, _timeline_rate(timeline), tuple(notes), bundle)
 
 
 def _read_edl(path: Path, edl_rate, notes) -> otio.core.SerializableObject:
@@ -256,7 +258,7 @@ def resolve_media(url: str, *, timeline_dir: Path | None = None, media_root: Pat
     cands = media_candidates(url, timeline_dir=timeline_dir, media_root=media_root)
     for c in cands:
         if c.is_file():
-            return c, cands
+            return c.absolute(), cands
     return None, cands
 
 

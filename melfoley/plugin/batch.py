@@ -1,0 +1,351 @@
+"""The batch runner: a whole edit foleyed in one call, resumable and failure-isolated.
+
+``BatchRunner(config).run()`` reads the edit, finds its picture clips and, clip by clip:
+checks the media, builds the job (defaults + clip metadata + prompt markers), looks the
+takes up in the content-hash cache (:mod:`.cache`), otherwise decodes exactly the clip's
+source range and renders the takes, then writes the stems (:mod:`.stems`). After every
+clip the output timeline is rewritten (atomically, as ``.otio``) holding the stems done so
+far, so an interrupted run leaves finished stems and a valid partial timeline; a rerun
+redoes only what is missing (stems already on disk with the same key are kept as they are).
+
+One clip failing (missing media, a bad setting, a decoder error) is recorded with its
+reason and the run goes on; Ctrl-C (``KeyboardInterrupt``) stops after writing the partial
+timeline and the report. A progress callback gets clips done, cached, failed and the time
+left. Farm mode (Ray) is not included: ``ray`` is not installed here (see docs/plugin.md).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..core.errors import MediaError, MelfoleyError
+from .cache import CachedTakes, TakeCache, cache_key, media_identity
+from .jobs import BatchDefaults, ClipJob, build_job
+from .otio_out import Placement, build_output_timeline, output_path, write_timeline
+from .stems import StemFile, ucs_name, write_stem
+from .timeline import PictureClip, TimelineSource, find_picture_clips, read_timeline
+
+STEMS_DIR = "stems"
+REPORT_NAME = "melfoley_report.json"
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    timeline: Path
+    out_dir: Path
+    defaults: BatchDefaults = BatchDefaults()
+    fmt: str = "otio"
+    media_root: Path | None = None
+    show: str = ""  # UCS SourceID and iXML tape; default: the timeline's name
+    edl_rate: float | None = None
+    timeline_name: str | None = None
+    include_disabled: bool = False
+    use_cache: bool = True
+    cache_root: Path | None = None
+
+
+@dataclass
+class ClipResult:
+    clip_id: str
+    name: str
+    timecode: str
+    duration: float
+    status: str  # done | cached | failed | skipped
+    reason: str = ""
+    stems: list[str] = field(default_factory=list)
+    decode_s: float = 0.0
+    render_s: float = 0.0
+    write_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int  # clips finished (done, cached or failed)
+    total: int
+    cached: int
+    failed: int
+    elapsed: float
+    eta: float | None  # seconds left (None until something has been rendered)
+    current: str  # the clip being worked on
+
+
+@dataclass
+class BatchReport:
+    timeline: str
+    output_timeline: str
+    exported: str
+    stems_dir: str
+    clips: list[ClipResult]
+    interrupted: bool = False
+    elapsed: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for c in self.clips if c.status == status)
+
+    @property
+    def failed(self) -> list[ClipResult]:
+        return [c for c in self.clips if c.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted
+
+    def totals(self) -> dict:
+        return {"done": self.count("done"), "cached": self.count("cached"), "failed": self.count("failed"),
+                "skipped": self.count("skipped"), "decode_s": round(sum(c.decode_s for c in self.clips), 3),
+                "render_s": round(sum(c.render_s for c in self.clips), 3),
+                "write_s": round(sum(c.write_s for c in self.clips), 3), "elapsed_s": round(self.elapsed, 3),
+                "picture_s": round(sum(c.duration for c in self.clips if c.status in ("done", "cached")), 3)}
+
+    def to_dict(self) -> dict:
+        return {"timeline": self.timeline, "output_timeline": self.output_timeline, "exported": self.exported,
+                "stems_dir": self.stems_dir, "interrupted": self.interrupted, "totals": self.totals(),
+                "notes": self.notes, "clips": [asdict(c) for c in self.clips]}
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class BatchRunner:
+    """Runs one batch; ``engine_factory(name)`` defaults to :func:`melfoley.core.engine.get_engine`."""
+
+    def __init__(self, config: BatchConfig, *, progress: ProgressFn | None = None,
+                 engine_factory: Callable | None = None):
+        self.config = config
+        self.progress = progress
+        self._engine_factory = engine_factory
+        self.cache = TakeCache(config.cache_root) if config.use_cache else None
+        self._probes: dict[str, object] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def engine(self, name: str):
+        if self._engine_factory is not None:
+            return self._engine_factory(name)
+        from ..core.engine import get_engine
+
+        return get_engine(name)
+
+    def _probe(self, clip: PictureClip):
+        from ..core.video import probe
+
+        key = str(clip.media_path)
+        if key not in self._probes:
+            self._probes[key] = probe(clip.media_path, clip_id=clip.clip_id)
+        return self._probes[key]
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> BatchReport:
+        cfg = self.config
+        t0 = time.perf_counter()
+        src = read_timeline(cfg.timeline, edl_rate=cfg.edl_rate, timeline_name=cfg.timeline_name)
+        scan = find_picture_clips(src, media_root=cfg.media_root, include_disabled=cfg.include_disabled)
+        out_dir = Path(cfg.out_dir)
+        stems_dir = out_dir / STEMS_DIR
+        show = cfg.show or src.timeline.name or Path(cfg.timeline).stem
+        otio_path = output_path(out_dir, cfg.timeline, "otio")
+        report = BatchReport(str(cfg.timeline), str(otio_path), "", str(stems_dir), [], notes=list(src.notes))
+        report.clips += [ClipResult(s.clip_id, s.name, "", 0.0, "skipped", s.reason) for s in scan.skipped]
+        placements: list[Placement] = []
+        total = len(scan.clips)
+        rendered_picture = rendered_time = 0.0
+        remaining = sum(float(c.duration) for c in scan.clips)
+        done = cached = failed = 0
+        self._write_partial(src, placements, otio_path, report, complete=False)
+        for clip in scan.clips:
+            self._tick(done, total, cached, failed, t0, rendered_time, rendered_picture, remaining,
+                       f"{clip.clip_id} {clip.name}")
+            try:
+                result, new = self._do_clip(src, clip, stems_dir, show)
+            except KeyboardInterrupt:
+                report.interrupted = True
+                report.notes.append(f"interrupted at clip {clip.clip_id}; rerun the same command to finish")
+                break
+            report.clips.append(result)
+            placements += new
+            done += 1
+            remaining -= float(clip.duration)
+            if result.status == "failed":
+                failed += 1
+            elif result.status == "cached":
+                cached += 1
+            else:
+                rendered_time += result.decode_s + result.render_s + result.write_s
+                rendered_picture += result.duration
+            self._write_partial(src, placements, otio_path, report, complete=False)
+        report.elapsed = time.perf_counter() - t0
+        complete = not report.interrupted
+        tl = self._write_partial(src, placements, otio_path, report, complete=complete)
+        report.exported = str(otio_path)
+        if complete and cfg.fmt != "otio":
+            if cfg.fmt == "edl" and not placements:
+                report.notes.append("nothing was foleyed: no EDL written")
+            else:
+                report.exported = str(write_timeline(tl, output_path(out_dir, cfg.timeline, cfg.fmt), cfg.fmt,
+                                                     input_path=cfg.timeline))
+        self._tick(done, total, cached, failed, t0, rendered_time, rendered_picture, 0.0, "")
+        report.elapsed = time.perf_counter() - t0
+        _write_json(out_dir / REPORT_NAME, report.to_dict())
+        return report
+
+    def _tick(self, done, total, cached, failed, t0, rtime, rpic, remaining, current):
+        if self.progress is None:
+            return
+        eta = (rtime / rpic) * remaining if rpic > 0 else None
+        self.progress(Progress(done, total, cached, failed, time.perf_counter() - t0, eta, current))
+
+    def _write_partial(self, src, placements, path, report, *, complete):
+        tl = build_output_timeline(src, placements, complete=complete, report=report.totals())
+        write_timeline(tl, path, "otio", input_path=self.config.timeline)
+        return tl
+
+    # ------------------------------------------------------------------ one clip
+    def _do_clip(self, src: TimelineSource, clip: PictureClip, stems_dir: Path, show: str):
+        res = ClipResult(clip.clip_id, clip.name, clip.timecode(), float(clip.duration), "done",
+                         notes=list(clip.flags))
+        try:
+            return self._clip_body(src, clip, stems_dir, show, res)
+        except MelfoleyError as exc:
+            res.status, res.reason = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - isolate the clip, report, go on
+            res.status, res.reason = "failed", f"internal error {type(exc).__name__}: {exc} (please report it)"
+        return res, []
+
+    def _clip_body(self, src, clip, stems_dir, show, res):
+        if clip.media_problem:
+            raise MediaError(f"clip {clip.clip_id} '{clip.name}': {clip.media_problem}")
+        job = build_job(clip, self.config.defaults)
+        engine = self.engine(job.engine)
+        info_engine = dict(engine.describe())
+        info = self._probe(clip)
+        if not info.has_video:
+            raise MediaError(f"clip {clip.clip_id} '{clip.name}': {clip.media_path} has no video stream; relink it")
+        start, media_dur = clip.media_window(info.duration)
+        key = cache_key(media=media_identity(clip.media_path),
+                        source={"start": round(start, 6), "media_duration": round(media_dur, 6),
+                                "scalar": clip.time_scalar, "duration": str(clip.duration)},
+                        settings=job.settings(), engine=info_engine)
+        extra_meta = {"prompt": job.prompt, "engine": job.engine, "model": info_engine.get("model", job.engine),
+                      "weights_sha256": info_engine.get("weights_sha256"),
+                      "licence": info_engine.get("licence") or info_engine.get("license")}
+        existing = self._existing_stems(job, clip, stems_dir, show, key)
+        if existing is not None:
+            res.status = "cached"
+            res.stems = [str(s.path) for s in existing]
+            return res, [Placement(s, clip, extra_meta) for s in existing]
+        takes = self.cache.get(key) if self.cache is not None else None
+        if takes is not None:
+            res.status = "cached"
+        else:
+            takes = self._render(job, engine, clip, info, start, media_dur, info_engine, res)
+            if self.cache is not None:
+                self.cache.put(key, takes)
+        t = time.perf_counter()
+        stems = []
+        for k, (audio, seed, ctl) in enumerate(zip(takes.audio, takes.seeds, takes.controls), start=1):
+            stems.append(write_stem(stems_dir, job, take=k, audio=audio, sample_rate=takes.sample_rate, seed=seed,
+                                    control_dict=ctl, engine_info=info_engine, show=show,
+                                    project=src.timeline.name or show, timeline_path=str(src.path),
+                                    cache_key=key, extra={"notes": res.notes}))
+        res.write_s = time.perf_counter() - t
+        res.stems = [str(s.path) for s in stems]
+        return res, [Placement(s, clip, extra_meta) for s in stems]
+
+    def _existing_stems(self, job: ClipJob, clip: PictureClip, stems_dir: Path, show: str, key: str):
+        """The clip's stems when all are on disk with this key and this record position, else None."""
+        out = []
+        for k in range(1, job.takes + 1):
+            path = stems_dir / ucs_name(job.event.catid, job.event.title, clip.number, k, show)
+            side = path.with_suffix(".json")
+            if not (path.exists() and side.exists()):
+                return None
+            try:
+                doc = json.loads(side.read_text())
+                a = doc["audio"]
+                ok = (doc.get("cache_key") == key and a["samples"] == clip.samples()
+                      and doc["clip"]["record_in_seconds"] == str(clip.record_in)
+                      and path.stat().st_size >= 3 * a["samples"])
+            except (OSError, KeyError, ValueError, TypeError):
+                return None
+            if not ok:
+                return None
+            out.append(StemFile(path, side, clip.clip_id, k, int(doc["settings"]["take_seed"]), a["samples"],
+                                int(a["time_reference"]), job.event.label, job.event.title))
+        return out
+
+    def _render(self, job: ClipJob, engine, clip: PictureClip, info, start: float, media_dur: float,
+                info_engine: dict, res: ClipResult) -> CachedTakes:
+        from ..core.control import QCDControl
+        from ..core.engine import FoleyRequest
+
+        t = time.perf_counter()
+        frames, rate = self._decode(engine, clip, info, start, media_dur, res)
+        res.decode_s = time.perf_counter() - t
+        t = time.perf_counter()
+        dur = clip.duration
+        requests = []
+        for seg in job.segments:
+            a = int(np.floor(float(seg.start) * rate + 1e-6))
+            b = max(a + 1, min(frames.shape[0], int(np.ceil(float(seg.end) * rate - 1e-6))))
+            requests.append(FoleyRequest(video=clip.media_path, start=start + float(seg.start) * abs(clip.time_scalar),
+                                         duration=float(seg.end - seg.start), prompt=seg.prompt, takes=job.takes,
+                                         seed=job.seed, energy=job.segment_energy(seg), frames=frames[a:b],
+                                         frame_rate=rate, clip_id=f"{clip.clip_id} '{clip.name}'"))
+        per_segment = engine.generate(requests)
+        audio, seeds, controls = [], [], []
+        sr = int(engine.sample_rate)
+        for k in range(job.takes):
+            parts = [seg_takes[k] for seg_takes in per_segment]
+            audio.append(np.concatenate([p.audio for p in parts]).astype(np.float32))
+            seeds.append(int(parts[0].seed))
+            ctl = parts[0].control if len(parts) == 1 else QCDControl.concat([p.control for p in parts])
+            controls.append(ctl.to_dict())
+        res.render_s = time.perf_counter() - t
+        if abs(sum(a.shape[0] for a in audio[:1]) / sr - float(dur)) > 0.05:
+            res.notes.append("rendered length differed from the clip; fitted")
+        return CachedTakes(audio, seeds, sr, controls, info_engine)
+
+    def _decode(self, engine, clip: PictureClip, info, start: float, media_dur: float, res: ClipResult):
+        """(frames [N, H, W, 3], rate on the record timeline) for the clip, time warp applied."""
+        from ..core.video import read_frames
+
+        size = getattr(engine, "picture_size", 224)
+        fps = getattr(engine, "picture_fps", None)
+        if fps is None and info.variable_frame_rate:
+            fps = float(info.fps)  # conform VFR to its nominal grid before inference
+        nominal = float(fps or info.fps)
+        dur = float(clip.duration)
+        if clip.time_scalar == 0:  # freeze frame: one picture held for the clip
+            got = read_frames(clip.media_path, start, 1.0 / nominal, size=size, fps=fps, clip_id=clip.clip_id)
+            n = max(1, int(round(dur * nominal)))
+            return np.repeat(got.frames[:1], n, axis=0), nominal
+        got = read_frames(clip.media_path, start, media_dur, size=size, fps=fps, clip_id=clip.clip_id)
+        frames = got.frames
+        want = max(1, int(round(media_dur * nominal)))
+        if frames.shape[0] < want:
+            res.notes.append(f"media ends {(want - frames.shape[0]) / nominal:.2f} s before the source range does; "
+                             "the last frame is held")
+            frames = np.concatenate([frames, np.repeat(frames[-1:], want - frames.shape[0], axis=0)])
+        if clip.time_scalar < 0:
+            frames = frames[::-1]
+        rate = frames.shape[0] / dur if dur > 0 else nominal  # frames per record second
+        return frames, rate
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    from .stems import _atomic_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_text(path, json.dumps(doc, indent=1, default=str))
+
+
+def fraction_str(x: Fraction) -> str:
+    return f"{x.numerator}/{x.denominator}" if x.denominator != 1 else str(x.numerator)

@@ -1,0 +1,98 @@
+"""``melfoley batch TIMELINE -o OUT``: foley a whole edit; stems and a new timeline land in OUT."""
+
+from __future__ import annotations
+
+import sys
+
+FORMATS = ("otio", "otioz", "xml", "edl")
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "batch", help="foley every picture clip of an edit (OTIO, FCP7 XML, EDL, AAF, FCPXML)",
+        description="Foley every picture clip of an edit: 48 kHz/24-bit BWF stems with UCS names and JSON "
+                    "sidecars in OUT/stems, and the edit with new 'FOLEY <event>' audio tracks in OUT. "
+                    "Per-clip prompts, takes, seeds and energy curves come from clip metadata "
+                    "(metadata['melfoley']) or 'foley: <prompt>' markers. Reruns reuse cached takes.")
+    p.add_argument("timeline", help="the edit: .otio, .otioz, .otiod, .xml (FCP7), .edl, .aaf, .fcpxml")
+    p.add_argument("-o", "--out", required=True, help="output folder (created; the input is never modified)")
+    p.add_argument("--prompt", default="footsteps", help="what to foley where clips say nothing (default: footsteps)")
+    p.add_argument("--takes", type=int, default=1, help="takes per clip (1-64; default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of take 1; take k uses seed + k - 1 (default 0)")
+    p.add_argument("--engine", default="embedded", help="engine name (default: embedded; 'debug' is weightless)")
+    p.add_argument("--media-root", help="folder to relink moved media by their trailing path components")
+    p.add_argument("--format", default="otio", choices=FORMATS, help="output timeline format (default otio)")
+    p.add_argument("--show", default="", help="show name for UCS SourceID and iXML (default: the timeline's name)")
+    p.add_argument("--edl-rate", type=float, help="frame rate of an EDL (default: guessed from its timecodes)")
+    p.add_argument("--timeline", dest="timeline_name", help="which timeline of a file that holds several")
+    p.add_argument("--include-disabled", action="store_true", help="foley disabled clips and tracks too")
+    p.add_argument("--no-cache", action="store_true", help="render everything again (ignore cached takes)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _fmt_time(s: float | None) -> str:
+    if s is None:
+        return "--:--"
+    s = int(round(s))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+class _Bar:
+    def __init__(self, stream=sys.stderr, width: int = 28):
+        self.stream, self.width, self.last = stream, width, 0
+
+    def __call__(self, p) -> None:
+        frac = p.done / p.total if p.total else 1.0
+        fill = int(round(frac * self.width))
+        line = (f"\r[{'#' * fill}{'.' * (self.width - fill)}] {p.done}/{p.total} clips"
+                f"  cached {p.cached}  failed {p.failed}  elapsed {_fmt_time(p.elapsed)}  left {_fmt_time(p.eta)}"
+                f"  {p.current[:30]}")
+        pad = max(0, self.last - len(line))
+        self.stream.write(line + " " * pad)
+        self.stream.flush()
+        self.last = len(line)
+
+    def close(self):
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from ..batch import BatchConfig, BatchRunner
+    from ..jobs import BatchDefaults
+
+    if not 1 <= args.takes <= 64:
+        from ...core.errors import MelfoleyError
+
+        raise MelfoleyError(f"--takes {args.takes}: choose 1 to 64")
+    cfg = BatchConfig(
+        timeline=Path(args.timeline), out_dir=Path(args.out),
+        defaults=BatchDefaults(prompt=args.prompt, takes=args.takes, seed=args.seed, engine=args.engine),
+        fmt=args.format, media_root=Path(args.media_root) if args.media_root else None, show=args.show,
+        edl_rate=args.edl_rate, timeline_name=args.timeline_name, include_disabled=args.include_disabled,
+        use_cache=not args.no_cache)
+    bar = None if args.quiet else _Bar()
+    report = BatchRunner(cfg, progress=bar).run()
+    if bar is not None:
+        bar.close()
+    out = sys.stdout
+    for note in report.notes:
+        print(f"note: {note}", file=out)
+    t = report.totals()
+    for c in report.clips:
+        if c.status == "failed":
+            print(f"FAILED  {c.clip_id} {c.name!r} {c.timecode}: {c.reason}", file=out)
+        elif c.status == "skipped":
+            print(f"skipped {c.clip_id} {c.name!r}: {c.reason}", file=out)
+    print(f"done {t['done']}, cached {t['cached']}, failed {t['failed']}, skipped {t['skipped']} "
+          f"in {t['elapsed_s']:.1f} s (decode {t['decode_s']:.1f} s, render {t['render_s']:.1f} s, "
+          f"write {t['write_s']:.1f} s; {t['picture_s']:.1f} s of picture)", file=out)
+    print(f"stems:    {report.stems_dir}", file=out)
+    print(f"timeline: {report.exported}", file=out)
+    if report.interrupted:
+        print("interrupted: finished stems and a partial timeline are in place; rerun to finish", file=out)
+        return 130
+    return 1 if t["failed"] else 0

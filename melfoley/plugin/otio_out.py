@@ -1,0 +1,200 @@
+"""Writing the edit back: the original tracks plus ``FOLEY <event>`` audio tracks.
+
+Each stem becomes one Clip on an audio track, at exactly the record position of its picture
+clip (Gaps fill the space between), with an ExternalReference whose ``available_range``
+starts at the stem's own timecode (the instant of its BWF TimeReference: Resolve relinks
+by it). Take 1 of each event goes on ``FOLEY <event>``; alternate takes go on disabled
+``FOLEY <event> v002`` ... tracks (audio tracks sum, so alternates must not play). Stems
+that overlap in time (picture clips stacked on several video tracks) get further lanes
+(``FOLEY <event> 2``). Our metadata lives only under ``metadata["melfoley"]``; rates are
+the timeline's exact rate (24000/1001, never 23.976).
+
+The input file is never written: :func:`write_timeline` refuses a destination that is the
+input, and writes through a temporary file and ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import opentimelineio as otio
+from opentimelineio.url_utils import url_from_filepath
+
+from .. import __version__
+from ..core.errors import MelfoleyError
+from .bwf import public as _public
+from .stems import StemFile
+from .timeline import PictureClip, TimelineSource
+
+FORMATS = {"otio": (".otio", "otio_json"), "otioz": (".otioz", "otioz"), "xml": (".xml", "fcp_xml"),
+           "edl": (".edl", "cmx_3600")}
+TRACK_PREFIX = "FOLEY"
+
+
+@dataclass(frozen=True)
+class Placement:
+    stem: StemFile
+    clip: PictureClip
+    meta: dict  # prompt, seed, engine, model, weights hash, licence ... (goes under metadata["melfoley"])
+
+
+def _track_name(title: str, take: int, lane: int) -> str:
+    name = f"{TRACK_PREFIX} {title}"
+    if take > 1:
+        name += f" v{take:03d}"
+    if lane > 1:
+        name += f" {lane}"
+    return name
+
+
+def _lanes(items: list[Placement]) -> list[list[Placement]]:
+    """Greedy interval packing by record start: no two stems of a lane overlap."""
+    lanes: list[list[Placement]] = []
+    for p in sorted(items, key=lambda p: (p.clip.record.start_time.to_seconds(), p.clip.clip_id)):
+        for lane in lanes:
+            if lane[-1].clip.record.end_time_exclusive() <= p.clip.record.start_time:
+                lane.append(p)
+                break
+        else:
+            lanes.append([p])
+    return lanes
+
+
+def stem_clip(p: Placement, rate: float, global_start: otio.opentime.RationalTime) -> otio.schema.Clip:
+    rec = p.clip.record
+    start = (global_start + rec.start_time).rescaled_to(rate)
+    dur = rec.duration.rescaled_to(rate)
+    available = otio.opentime.TimeRange(start, dur)
+    ref = otio.schema.ExternalReference(target_url=url_from_filepath(str(Path(p.stem.path).resolve())),
+                                        available_range=available)
+    ref.metadata["melfoley"] = {"sample_rate": 48000, "samples": p.stem.samples,
+                                "time_reference": p.stem.time_reference}
+    clip = otio.schema.Clip(name=Path(p.stem.path).stem, media_reference=ref, source_range=available)
+    clip.metadata["melfoley"] = {
+        **p.meta, "picture_clip": p.clip.clip_id, "picture_name": p.clip.name, "take": p.stem.take,
+        "seed": p.stem.seed, "event": p.stem.event_label, "sidecar": str(Path(p.stem.sidecar).resolve()),
+        "record_in": p.clip.timecode(),
+    }
+    return clip
+
+
+def build_output_timeline(src: TimelineSource, placements: list[Placement], *, complete: bool,
+                          report: dict | None = None) -> otio.schema.Timeline:
+    """A copy of the input timeline with the Foley tracks appended (the input object is untouched)."""
+    tl = src.timeline.deepcopy()
+    rate = float(src.rate)
+    gs = src.global_start.rescaled_to(rate)
+    tl.global_start_time = gs
+    groups: dict[tuple[str, int], list[Placement]] = {}
+    for p in placements:
+        groups.setdefault((p.stem.event_title, p.stem.take), []).append(p)
+    for (title, take), items in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        for li, lane in enumerate(_lanes(items), start=1):
+            track = otio.schema.Track(name=_track_name(title, take, li), kind=otio.schema.TrackKind.Audio)
+            track.enabled = take == 1
+            track.metadata["melfoley"] = {"event": lane[0].stem.event_label, "take": take, "lane": li,
+                                          "alternate": take > 1}
+            cursor = otio.opentime.RationalTime(0, rate)
+            for p in lane:
+                start = p.clip.record.start_time.rescaled_to(rate)
+                if start > cursor:
+                    track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(
+                        otio.opentime.RationalTime(0, rate), start - cursor)))
+                track.append(stem_clip(p, rate, gs))
+                cursor = start + p.clip.record.duration.rescaled_to(rate)
+            tl.tracks.append(track)
+    tl.metadata["melfoley"] = {"version": __version__, "source_timeline": str(src.path), "complete": complete,
+                               "stems": len(placements), **({"report": report} if report else {})}
+    return tl
+
+
+def output_path(out_dir: str | os.PathLike, timeline_path: str | os.PathLike, fmt: str) -> Path:
+    if fmt not in FORMATS:
+        raise MelfoleyError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return Path(out_dir) / f"{Path(timeline_path).stem}.foley{FORMATS[fmt][0]}"
+
+
+def _for_xml(tl: otio.schema.Timeline) -> otio.schema.Timeline:
+    """A copy the FCP7 XML writer accepts: every ExternalReference gets an available range."""
+    tl = tl.deepcopy()
+    for clip in tl.find_clips():
+        ref = clip.media_reference
+        if isinstance(ref, otio.schema.ExternalReference) and ref.available_range is None:
+            ref.available_range = clip.source_range or clip.trimmed_range()
+    return tl
+
+
+def edl_timelines(tl: otio.schema.Timeline) -> list[otio.schema.Timeline]:
+    """One single-track timeline per Foley track, as the CMX 3600 writer needs (one event list per
+    track, channel A, record timecodes from the timeline's global start)."""
+    out = []
+    gs = tl.global_start_time
+    for track in tl.audio_tracks():
+        if not track.name.startswith(TRACK_PREFIX):
+            continue
+        sub = otio.schema.Timeline(name=track.name)
+        a = track.deepcopy()
+        a.enabled = True
+        if gs is not None and gs.value > 0:
+            a.insert(0, otio.schema.Gap(source_range=otio.opentime.TimeRange(duration=gs)))
+        sub.tracks.append(a)
+        sub.tracks.append(otio.schema.Track(kind=otio.schema.TrackKind.Video))  # the writer wants one
+        out.append(sub)
+    return out
+
+
+def write_timeline(tl: otio.schema.Timeline, path: str | os.PathLike, fmt: str, *,
+                   input_path: str | os.PathLike | None = None) -> Path:
+    """Write ``tl`` as ``fmt`` (otio, otioz, xml, edl) to ``path`` atomically; never over the input.
+
+    ``edl``: EDLs hold one track, so each Foley track is written to ``<path stem>.A<k>.edl``
+    (``path`` itself is not written); the first is returned.
+    """
+    path = Path(path)
+    if fmt not in FORMATS:
+        raise MelfoleyError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if input_path is not None and path.resolve() == Path(input_path).resolve():
+        raise MelfoleyError(f"refusing to overwrite the input timeline {input_path}; choose another output folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "edl":
+        subs = edl_timelines(tl)
+        if not subs:
+            raise MelfoleyError(f"no Foley tracks to write as EDL to {path}; nothing was foleyed")
+        paths = [path.with_name(f"{path.stem}.A{k}.edl") for k in range(1, len(subs) + 1)]
+        for sub, p in zip(subs, paths):
+            _write_one(sub, p, "edl", input_path)
+        return paths[0]
+    if fmt == "xml":
+        tl = _for_xml(tl)
+    return _write_one(tl, path, fmt, input_path)
+
+
+def _write_one(tl, path: Path, fmt: str, input_path) -> Path:
+    if input_path is not None and path.resolve() == Path(input_path).resolve():
+        raise MelfoleyError(f"refusing to overwrite the input timeline {input_path}; choose another output folder")
+    suffix, adapter = FORMATS[fmt]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:40]}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)  # bundle adapters refuse an existing destination
+    kwargs = {}
+    if fmt == "otioz":
+        from opentimelineio.adapters.file_bundle_utils import MediaReferencePolicy
+
+        kwargs["media_policy"] = MediaReferencePolicy.MissingIfNotFile
+    try:
+        otio.adapters.write_to_file(tl, tmp, adapter_name=adapter, **kwargs)
+        _public(tmp)
+        os.replace(tmp, path)
+    except Exception as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, MelfoleyError):
+            raise
+        raise MelfoleyError(f"cannot write the {fmt} timeline {path}: {type(exc).__name__}: {str(exc)[:300]}; "
+                            "try --format otio, which holds everything") from exc
+    return path

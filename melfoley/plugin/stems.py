@@ -1,0 +1,153 @@
+"""Stems: a take, resampled to 48 kHz, written as a Broadcast WAV with a UCS-style name and a
+JSON sidecar that holds every parameter (and the QCD control) needed to reproduce it.
+
+Names follow the Universal Category System: ``CatID_FXName_CreatorID_SourceID.wav``, e.g.
+``FOLYFeet_Footsteps On Gravel C012 v001_MELFOLEY_MYSHOW.wav`` (underscore is the field
+delimiter and hyphen the sub-field delimiter, so neither appears inside a field). ``C012``
+is the picture clip's number in the edit and ``v001`` the take; together they keep names
+unique, which ``.otioz`` bundles require.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..core.errors import MelfoleyError
+from .bwf import SAMPLE_RATE, Bext, IXml, public as _public, time_reference, write_bwf
+from .jobs import ClipJob
+from .timeline import is_drop_frame
+
+CREATOR = "MELFOLEY"
+RESAMPLER = "soxr VHQ"
+SIDECAR_FORMAT = "melfoley.stem/1"
+
+
+@dataclass(frozen=True)
+class StemFile:
+    path: Path
+    sidecar: Path
+    clip_id: str
+    take: int  # 1-based
+    seed: int
+    samples: int
+    time_reference: int
+    event_label: str
+    event_title: str
+
+
+def ucs_field(text: str, limit: int = 40) -> str:
+    """One UCS field: no delimiters (``_``, ``-``), no characters file systems refuse."""
+    t = re.sub(r"[_\-]+", " ", text)
+    t = re.sub(r'[\\/:*?"<>|\x00-\x1f.]+', " ", t)
+    return re.sub(r"\s+", " ", t).strip()[:limit].strip() or "Untitled"
+
+
+def source_id(show: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "", show.upper())[:24] or "MELFOLEY"
+
+
+def ucs_name(catid: str, title: str, clip_number: int, take: int, show: str) -> str:
+    fx = f"{ucs_field(title, 40)} C{clip_number:03d} v{take:03d}"
+    cat = re.sub(r"[^A-Za-z]", "", catid) or "FOLYMisc"
+    return f"{cat}_{fx}_{CREATOR}_{source_id(show)}.wav"
+
+
+def to_48k(audio: np.ndarray, sample_rate: int, samples: int) -> np.ndarray:
+    """Resample mono float audio to 48 kHz (soxr, very high quality) and fit exactly ``samples``."""
+    import soxr
+
+    x = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if sample_rate != SAMPLE_RATE and x.size:
+        x = soxr.resample(x, sample_rate, SAMPLE_RATE, quality="VHQ").astype(np.float32)
+    if x.shape[0] >= samples:
+        return x[:samples]
+    return np.pad(x, (0, samples - x.shape[0]))
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:40]}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _public(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_stem(out_dir: str | os.PathLike, job: ClipJob, *, take: int, audio: np.ndarray, sample_rate: int,
+               seed: int, control_dict: dict | None, engine_info: dict, show: str, project: str,
+               timeline_path: str = "", cache_key: str = "", extra: dict | None = None) -> StemFile:
+    """Write one take of one clip: ``<out_dir>/<UCS name>.wav`` and its ``.json`` sidecar."""
+    clip = job.clip
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n = clip.samples(SAMPLE_RATE)
+    pcm = to_48k(audio, sample_rate, n)
+    tref = time_reference(clip.record_in, SAMPLE_RATE)
+    name = ucs_name(job.event.catid, job.event.title, clip.number, take, show)
+    path = out_dir / name
+    now = _dt.datetime.now()
+    model = engine_info.get("model") or engine_info.get("engine", job.engine)
+    weights = engine_info.get("weights_sha256") or "none"
+    content_bw = engine_info.get("content_bandwidth_hz") or engine_info.get("bandwidth_hz") or sample_rate / 2
+    history = (
+        f"A=PCM,F={sample_rate},W=32,M=mono,T=melfoley {__version__} engine {job.engine} model {model} "
+        f"weights {str(weights)[:16]} (true bandwidth {float(content_bw):g} Hz)\n"
+        f"A=PCM,F={SAMPLE_RATE},W=24,M=mono,T={RESAMPLER} resample {sample_rate}->{SAMPLE_RATE} Hz"
+    )
+    prompts = "; ".join(dict.fromkeys(s.prompt for s in job.segments)) or job.prompt
+    description = f"{prompts[:48]} seed {seed} | take {take}/{job.takes} | clip {clip.name} {clip.timecode()} | {model}"
+    bext = Bext(description=description[:256], originator=f"melfoley {__version__}"[:32],
+                originator_reference=(cache_key[:24] + f"T{take:03d}") if cache_key else f"{clip.number:04d}T{take:03d}",
+                origination_date=now.strftime("%Y-%m-%d"), origination_time=now.strftime("%H:%M:%S"),
+                time_reference=tref, coding_history=history)
+    ixml = IXml(project=project, scene=clip.name or clip.clip_id, take=str(take), tape=source_id(show),
+                note=f"{prompts} | seed {seed} | engine {job.engine}", file_uid=f"{cache_key[:32]}{take:03d}",
+                timecode_rate=clip.rate, drop_frame=is_drop_frame(clip.rate), track_names=(job.event.title,))
+    write_bwf(path, pcm, bext=bext, ixml=ixml)
+    sidecar = path.with_suffix(".json")
+    doc = {
+        "format": SIDECAR_FORMAT, "melfoley_version": __version__, "file": name,
+        "created": now.isoformat(timespec="seconds"), "cache_key": cache_key,
+        "timeline": str(timeline_path), "project": project, "show": show,
+        "clip": {"id": clip.clip_id, "number": clip.number, "name": clip.name, "track": clip.track,
+                 "media": str(clip.media_path) if clip.media_path else clip.media_url,
+                 "rate": f"{clip.rate.numerator}/{clip.rate.denominator}",
+                 "record_in_timecode": clip.timecode(), "record_in_seconds": str(clip.record_in),
+                 "duration_seconds": str(clip.duration),
+                 "record_range": {"start": clip.record.start_time.value, "duration": clip.record.duration.value,
+                                  "rate": clip.record.duration.rate},
+                 "source_range": {"start": clip.source.start_time.value, "duration": clip.source.duration.value,
+                                  "rate": clip.source.duration.rate},
+                 "time_scalar": clip.time_scalar, "flags": list(clip.flags)},
+        "settings": {**job.settings(), "take": take, "take_seed": seed, "sources": job.sources},
+        "event": {"label": job.event.label, "title": job.event.title, "catid": job.event.catid,
+                  "matched": job.event.matched},
+        "engine": engine_info,
+        "audio": {"sample_rate": SAMPLE_RATE, "bits": 24, "channels": 1, "samples": n,
+                  "time_reference": tref, "model_sample_rate": sample_rate,
+                  "true_bandwidth_hz": float(content_bw), "resampler": RESAMPLER},
+        "control": control_dict,
+        **(extra or {}),
+    }
+    try:
+        _atomic_text(sidecar, json.dumps(doc, indent=1, default=str))
+    except OSError as exc:
+        raise MelfoleyError(f"cannot write sidecar {sidecar}: {exc}; check the output folder") from exc
+    return StemFile(path, sidecar, clip.clip_id, take, seed, n, tref, job.event.label, job.event.title)
