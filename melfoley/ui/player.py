@@ -66,7 +66,8 @@ class Player(QObject):
     # ------------------------------------------------------------------ state
     def load(self, audio, sample_rate: int) -> None:
         self.stop()
-        self._audio = np.ascontiguousarray(np.asarray(audio, dtype=np.float32).reshape(-1))
+        # clipped to full scale: a hot take must not wrap or distort the monitor path
+        self._audio = np.ascontiguousarray(np.clip(np.asarray(audio, dtype=np.float32).reshape(-1), -1.0, 1.0))
         self._rate = int(sample_rate)
         self._pos = 0
         self.position_changed.emit(0.0)

@@ -1,7 +1,7 @@
 """The sound-event prompt: free text, with completion from the event vocabulary.
 
 The vocabulary ships as ``melfoley/resources/vocabulary.json``. Several shapes are read
-(a list of strings; a list of objects with ``name``/``label``/``prompt``; an object with
+(a list of strings; a list of objects with ``phrase``/``name``/``label`` and ``also`` phrasings; an object with
 ``events``/``labels``/``vocabulary`` holding either; an object keyed by label), so the file
 can grow without breaking the panel. A missing or unreadable file leaves free text only.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QStringListModel, Qt
 from PySide6.QtWidgets import QCompleter, QLineEdit
 
-_KEYS = ("name", "label", "prompt", "event", "text")
+_KEYS = ("phrase", "name", "prompt", "event", "text", "label")  # the human phrase first
 
 
 def _names(obj) -> list[str]:
@@ -27,13 +27,12 @@ def _names(obj) -> list[str]:
             out.extend(_names(item))
         return out
     if isinstance(obj, dict):
-        for key in _KEYS:
-            if isinstance(obj.get(key), str):
-                names = [obj[key]]
-                for alias_key in ("prompts", "aliases", "synonyms", "examples"):
-                    if isinstance(obj.get(alias_key), list):
-                        names += [a for a in obj[alias_key] if isinstance(a, str)]
-                return names
+        names = [obj[k] for k in _KEYS if isinstance(obj.get(k), str)]
+        if names:
+            for alias_key in ("also", "prompts", "aliases", "synonyms", "examples"):
+                if isinstance(obj.get(alias_key), list):
+                    names += [a for a in obj[alias_key] if isinstance(a, str)]
+            return names
         for key in ("events", "labels", "vocabulary", "classes", "items"):
             if key in obj:
                 return _names(obj[key])

@@ -1,0 +1,89 @@
+"""Export from the panel: the kept take of every generated clip as a stem, and the edit back.
+
+Everything is written by the plugin layer, exactly as ``melfoley batch`` writes it:
+:func:`melfoley.plugin.jobs.build_job` turns the clip's settings into a job (event name,
+UCS CatID), :func:`melfoley.plugin.stems.write_stem` writes the BWF stem and its sidecar,
+and :mod:`melfoley.plugin.otio_out` builds and writes the output timeline. The output
+timeline also carries every clip's panel settings (curve edits included), so reopening it
+in the panel brings the work back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from melfoley.core.errors import MelfoleyError
+
+from . import settings_io
+
+
+@dataclass
+class ExportSummary:
+    out_dir: Path
+    timeline: Path | None = None
+    stems: list[Path] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (clip id, why)
+
+    def text(self) -> str:
+        lines = [f"Wrote {len(self.stems)} stem{'s' if len(self.stems) != 1 else ''} to {self.out_dir}"]
+        if self.timeline:
+            lines.append(f"Timeline with the Foley tracks and your settings: {self.timeline}")
+        for cid, why in self.skipped:
+            lines.append(f"not exported {cid}: {why}")
+        return "\n".join(lines)
+
+
+def export_session(session, out_dir: Path | None = None, *, fmt: str = "otio", show: str = "",
+                   progress=None) -> ExportSummary:
+    """Write stems for the kept takes and the output timeline; ``progress(done, total, text)``."""
+    from melfoley.plugin.jobs import BatchDefaults, build_job
+    from melfoley.plugin.otio_out import Placement, build_output_timeline, output_path, write_timeline
+    from melfoley.plugin.stems import write_stem
+
+    out_dir = Path(out_dir or session.output_dir)
+    summary = ExportSummary(out_dir)
+    ids = session.clip_ids
+    placements = []
+    show = show or session.path.stem
+    for i, cid in enumerate(ids):
+        st = session.state(cid)
+        if progress:
+            progress(i, len(ids), cid)
+        if st.problem:
+            summary.skipped.append((cid, st.problem))
+            continue
+        if not st.takes:
+            summary.skipped.append((cid, "not generated"))
+            continue
+        kept = st.settings.kept if st.settings.kept is not None else 0
+        take = st.takes[min(kept, len(st.takes) - 1)]
+        clip = replace(st.clip, metadata={**(st.clip.metadata or {}), **settings_io.to_metadata(st.settings)})
+        try:
+            job = build_job(clip, BatchDefaults(prompt=st.settings.prompt or "foley", takes=st.settings.takes,
+                                                seed=st.settings.seed, engine=take.metadata.get("engine", "")
+                                                or st.settings.engine or "embedded"))
+            stem = write_stem(out_dir, job, take=kept + 1, audio=take.audio, sample_rate=take.sample_rate,
+                              seed=int(take.seed), control_dict=take.control.to_dict(), engine_info=dict(take.metadata),
+                              show=show, project=session.path.stem, timeline_path=str(session.path),
+                              extra={"panel": {"kept_take": kept + 1, "takes_generated": len(st.takes),
+                                               "stale": st.status == "stale"}})
+        except MelfoleyError as exc:
+            summary.skipped.append((cid, str(exc)))
+            continue
+        summary.stems.append(stem.path)
+        meta = {k: v for k, v in take.metadata.items() if isinstance(v, (str, int, float, bool)) or v is None}
+        meta.update({"prompt": job.prompt, "engine": job.engine, "kept_take": kept + 1})
+        placements.append(Placement(stem, st.clip, meta))
+    settings = {cid: st.settings for cid, st in session.states.items()}
+    src = replace(session.source, timeline=settings_io.timeline_with_settings(
+        session.source, settings, media_root=session.media_root))
+    tl = build_output_timeline(src, placements, complete=not any(w == "not generated" for _, w in summary.skipped))
+    top = dict(tl.metadata.get("melfoley", {}) or {})
+    if session.media_root:
+        top["media_root"] = str(Path(session.media_root).resolve())
+    tl.metadata["melfoley"] = top
+    summary.timeline = write_timeline(tl, output_path(out_dir, session.path, fmt), fmt, input_path=session.path)
+    if progress:
+        progress(len(ids), len(ids), "done")
+    return summary

@@ -1,0 +1,245 @@
+"""The whole panel driven as a user would, offscreen: open an edit over the corpus videos,
+select clips, type a sound event, draw on the energy curve, generate with the debug engine,
+keep a take, export, reopen: the edit is still there. Plus the corpus timelines whose media
+is absent, unsaved settings, and the event-loop latency while a batch runs."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("JACK_NO_START_SERVER", "1")
+
+import threading  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+import opentimelineio as otio  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from melfoley.core.engines import debug as debug_engine  # noqa: E402
+from melfoley.ui.panel import FoleyPanel  # noqa: E402
+from melfoley.ui.sample_edit import make_edit  # noqa: E402
+from melfoley.ui.window import FoleyWindow  # noqa: E402
+
+
+@pytest.fixture
+def edit(corpus, tmp_path):
+    return make_edit(tmp_path / "edit.otio", corpus / "video")
+
+
+@pytest.fixture
+def panel(qtbot):
+    p = FoleyPanel(engine="debug")
+    qtbot.addWidget(p)
+    p.resize(1440, 860)
+    p.show()
+    yield p
+    p.shutdown()
+
+
+def _wait_preview(qtbot, panel, cid):
+    qtbot.waitUntil(lambda: panel.preview(cid) is not None and panel.editor.curve.energy().size > 0, timeout=20000)
+
+
+def _draw(qtbot, curve, f0, f1, value):
+    a, b = curve.point_for(f0, value).toPoint(), curve.point_for(f1, value).toPoint()
+    qtbot.mousePress(curve, Qt.MouseButton.LeftButton, pos=a)
+    qtbot.mouseMove(curve, pos=b)
+    qtbot.mouseRelease(curve, Qt.MouseButton.LeftButton, pos=b)
+
+
+def _set_prompt(qtbot, panel, text):
+    panel.editor.prompt.clear()
+    qtbot.keyClicks(panel.editor.prompt, text)
+    qtbot.keyClick(panel.editor.prompt, Qt.Key.Key_Return)
+
+
+def test_full_flow_edit_generate_keep_export_reopen(qtbot, panel, edit, tmp_path):
+    out = tmp_path / "out"
+    session = panel.open_timeline(edit, output_dir=out)
+    assert session is not None and panel.clips.clip_model.rowCount() == 4
+    model = panel.clips.clip_model
+    assert model.get("V1/3").status == "missing media" and "does_not_exist.mov" in model.get("V1/3").problem
+    assert model.get("V1/0").timecode == "01:00:00:00"
+
+    # clip 1: sound event, then a pen stroke over its curve
+    panel.clips.select_ids(["V1/0"])
+    _wait_preview(qtbot, panel, "V1/0")
+    _set_prompt(qtbot, panel, "footsteps on gravel")
+    curve = panel.editor.curve
+    n = curve.energy().size
+    assert n == debug_engine.clip_frames(1.6)  # the control grid of the engine
+    _draw(qtbot, curve, n // 4, n // 2, 0.95)
+    drawn = session.state("V1/0").settings.energy
+    assert drawn is not None and drawn[n // 4 + 2: n // 2 - 2].min() > 0.9
+    assert panel.has_unsaved()
+
+    # clip 4: its own event; then both selected and generated in a worker
+    panel.clips.select_ids(["V1/4"])
+    _wait_preview(qtbot, panel, "V1/4")
+    _set_prompt(qtbot, panel, "door slam")
+    panel.clips.select_ids(["V1/0", "V1/4"])
+    assert panel.clips.selected_ids() == ["V1/0", "V1/4"]
+    with qtbot.waitSignal(panel.generation_finished, timeout=60000) as fin:
+        panel.generate_button.click()
+    assert fin.args[0]["done"] == ["V1/0", "V1/4"]
+    assert model.get("V1/0").status == "done" and model.get("V1/2").status == "not generated"
+    takes = session.state("V1/0").takes
+    assert [t.seed for t in takes] == [0, 1, 2]
+    # the drawn curve reached the renderer: the take's control carries it
+    assert np.allclose(takes[0].control.energy[n // 4 + 2: n // 2 - 2], drawn[n // 4 + 2: n // 2 - 2], atol=0.02)
+
+    # pick take 2 of clip 1
+    panel.clips.select_ids(["V1/0"])
+    qtbot.waitUntil(lambda: panel.takes.list.count() == 3)
+    panel.takes.list.setCurrentRow(1)
+    panel.takes.keep_button.click()
+    assert session.state("V1/0").settings.kept == 1
+
+    # a changed event makes the clip stale (takes no longer match its settings)
+    panel.clips.select_ids(["V1/4"])
+    _set_prompt(qtbot, panel, "door slam hard")
+    assert model.get("V1/4").status == "stale"
+
+    with qtbot.waitSignal(panel.exported, timeout=60000) as ex:
+        panel.export(out)
+    summary = ex.args[0]
+    assert len(summary.stems) == 2 and all(p.exists() for p in summary.stems)
+    assert summary.timeline.exists() and not panel.has_unsaved()
+    tl = otio.adapters.read_from_file(str(summary.timeline))
+    foley = [t for t in tl.audio_tracks() if t.name.startswith("FOLEY")]
+    assert foley and sum(len(list(t.find_clips())) for t in foley) == 2
+    assert "v002" in next(iter(foley[0].find_clips())).name or any(
+        "v002" in c.name for t in foley for c in t.find_clips())  # the kept take (2) was written
+    assert edit.read_text().count("melfoley") == 0  # the input edit is untouched
+
+    # reopen the exported edit in a fresh panel: prompt, curve and kept take are back
+    again = FoleyPanel(engine="debug")
+    qtbot.addWidget(again)
+    s2 = again.open_timeline(summary.timeline, output_dir=tmp_path / "out2")
+    st = s2.state("V1/0").settings
+    assert st.prompt == "footsteps on gravel" and st.kept == 1
+    assert st.energy is not None and np.allclose(st.energy, drawn, atol=1e-3)
+    assert s2.state("V1/4").settings.prompt == "door slam hard"
+    again.clips.select_ids(["V1/0"])
+    _wait_preview(qtbot, again, "V1/0")
+    assert np.allclose(again.editor.curve.energy(), drawn, atol=1e-3)
+    assert again.editor.curve.is_edited()
+    again.shutdown()
+
+
+def test_corpus_timeline_with_missing_media_opens_and_says_why(qtbot, panel, corpus, tmp_path):
+    path = corpus / "timelines" / "otio-fcp-adapter" / "premiere_example.xml"
+    session = panel.open_timeline(path, output_dir=tmp_path / "out")
+    assert session is not None
+    rows = panel.clips.clip_model.rows
+    assert rows and all(r.status == "missing media" and r.problem for r in rows)
+    assert "cannot be done" in panel.timeline_info.text() and "skipped" in panel.timeline_info.text()
+    tip = panel.clips.clip_model.data(panel.clips.clip_model.index(0, 5), Qt.ItemDataRole.ToolTipRole)
+    assert "cannot be done" in tip and "media" in tip
+    panel.clips.select_ids([rows[0].clip_id])
+    assert not panel.editor.isEnabled() and "cannot be done" in panel.editor.curve._message
+    assert panel.generate(None) is None and "Nothing to generate" in panel.status.text()
+
+
+def test_unsaved_settings_autosave_and_close_asks(qtbot, edit, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    win = FoleyWindow(engine="debug")
+    qtbot.addWidget(win)
+    win.show()
+    win.panel.open_timeline(edit, output_dir=out)
+    win.panel.clips.select_ids(["V1/0"])
+    _wait_preview(qtbot, win.panel, "V1/0")
+    _set_prompt(qtbot, win.panel, "cloth rustle")
+    n = win.panel.editor.curve.energy().size
+    _draw(qtbot, win.panel.editor.curve, 5, n // 3, 0.1)
+    assert win.panel.has_unsaved()
+    qtbot.waitUntil(lambda: win.panel.session.autosave_path().exists(), timeout=5000)  # the timer fired
+
+    asked = []
+    monkeypatch.setattr(win, "ask_unsaved", lambda: asked.append(1) or QMessageBox.StandardButton.Cancel)
+    assert not win.close() and win.isVisible() and asked  # cancel keeps the window
+    monkeypatch.setattr(win, "ask_unsaved", lambda: QMessageBox.StandardButton.Discard)
+    assert win.close()
+
+    # reopening the edit restores the autosaved settings (nothing silently dropped)
+    p2 = FoleyPanel(engine="debug")
+    qtbot.addWidget(p2)
+    s2 = p2.open_timeline(edit, output_dir=out)
+    assert s2.restored_from == s2.autosave_path()
+    st = s2.state("V1/0").settings
+    assert st.prompt == "cloth rustle" and st.energy is not None and st.energy[10:n // 3 - 5].max() < 0.15
+    assert "restored unsaved settings" in p2.status.text()
+    # saving writes the settings beside the output and clears the autosave
+    saved = p2.save_settings()
+    assert saved.exists() and not s2.autosave_path().exists() and not p2.has_unsaved()
+    p2.shutdown()
+
+
+def test_ui_answers_within_100ms_during_a_batch(qtbot, panel, corpus, tmp_path, monkeypatch):
+    """Generation runs on pool threads, never the UI thread; a QTimer probe measures the
+    event loop's lateness over a batch of a few seconds (8 takes of two clips)."""
+    edit = make_edit(tmp_path / "long.otio", corpus / "video", long=True)
+    session = panel.open_timeline(edit, output_dir=tmp_path / "out")
+    for cid in ("V1/0", "V1/4"):
+        session.update(cid, prompt="footsteps on gravel", takes=8)
+    render_threads = set()
+    real_render = debug_engine.DebugEngine.render
+
+    def render(self, control, prompt, seed):  # the real renderer, recording which thread runs it
+        render_threads.add(threading.get_ident())
+        return real_render(self, control, prompt, seed)
+
+    monkeypatch.setattr(debug_engine.DebugEngine, "render", render)
+    qtbot.waitUntil(lambda: not panel.runner.is_busy(), timeout=20000)  # thumbnails, preview
+
+    interval, lateness = 20, []
+    clock, last = QElapsedTimer(), [None]
+    clock.start()
+
+    def probe():
+        now_ms = clock.elapsed()
+        if last[0] is not None:
+            lateness.append(now_ms - last[0] - interval)
+        last[0] = now_ms
+
+    timer = QTimer()
+    timer.setInterval(interval)
+    timer.timeout.connect(probe)
+    timer.start()
+    t0 = time.monotonic()
+    with qtbot.waitSignal(panel.generation_finished, timeout=120000) as fin:
+        panel.generate(["V1/0", "V1/4"])
+        # the UI thread keeps working meanwhile: select, type, draw
+        panel.clips.select_ids(["V1/4"])
+        qtbot.keyClicks(panel.editor.prompt, " x")
+    batch_s = time.monotonic() - t0
+    timer.stop()
+    assert fin.args[0]["done"] == ["V1/0", "V1/4"] and len(session.state("V1/4").takes) == 8
+    assert render_threads and threading.get_ident() not in render_threads
+    assert len(lateness) >= 10, f"too few probe ticks over a {batch_s:.2f} s batch"
+    print(f"batch {batch_s:.2f} s, {len(lateness)} probes, worst event-loop lateness {max(lateness)} ms, "
+          f"median {sorted(lateness)[len(lateness) // 2]} ms")
+    assert max(lateness) < 100, f"UI blocked for {max(lateness)} ms during generation"
+
+
+def test_cancel_keeps_finished_clips(qtbot, panel, edit, tmp_path):
+    session = panel.open_timeline(edit, output_dir=tmp_path / "out")
+    for cid in ("V1/0", "V1/2", "V1/4"):
+        session.update(cid, prompt="footsteps", takes=4)
+    done = []
+    panel.generation_finished.connect(done.append)
+    job = panel.generate(None)
+    job.signals.item_done.connect(lambda cid, _takes: panel.cancel())  # cancel once the first clip is in
+    qtbot.waitUntil(lambda: bool(done), timeout=60000)
+    assert done[0].get("cancelled")
+    statuses = [panel.clips.clip_model.get(c).status for c in ("V1/0", "V1/2", "V1/4")]
+    assert statuses[0] == "done" and "generating" not in statuses and statuses.count("done") < 3
+    assert panel.generate_button.isEnabled() and not panel.cancel_button.isEnabled()
