@@ -1,0 +1,293 @@
+"""Timing from picture: motion, contacts and cuts -> E_t and D_t on the mel frame grid.
+
+Pipeline (pure numpy, a few ms per second of picture):
+1. Frames -> small grayscale (short side about ``WORK_SIDE`` px, block means).
+2. Block-matching optical flow between consecutive frames (exhaustive search over
+   +-``SEARCH`` px with a small bias towards zero motion, sub-pixel parabola refinement),
+   with a per-block motion weight (how much better the best shift explains the block
+   than no motion).
+3. Directional momentum per flow interval: the weighted mass moving right, left, down
+   and up. A *contact* is a sudden deceleration: mass in some direction disappears from
+   one interval to the next (a drop stops, a bounce reverses, two objects collide). Its
+   strength, located at the frame shared by the two intervals (the contact frame), is the
+   momentum lost, emphasised where it is a large fraction of what was moving (gradual
+   slowing, e.g. at the top of a bounce, is not a contact).
+4. Cuts: colour-histogram change between consecutive frames; flow across a cut is ignored.
+5. E_t = the quiet floor, plus for every onset an impulse (one-frame rise at the mel frame
+   of the onset, exponential decay), plus a small continuous term from motion energy;
+   D_t follows E between the measured quiet and hit spreads. The constants are
+   :data:`CALIBRATION` (see :class:`TimingCalibration`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .mel import get_mel_config
+
+WORK_SIDE = 48  # px: short side of the grayscale frames the flow runs on
+BLOCK = 4  # px: flow block size at the working size
+SEARCH = 4  # px: flow search radius at the working size
+MATCH_RATIO = 0.35  # best-shift residual / no-motion residual a block must reach to count
+ZERO_BIAS = 0.4  # grey levels per pixel per px of shift: prefer no motion on flat blocks
+
+
+@dataclass(frozen=True)
+class TimingCalibration:
+    """E/D levels of real recordings, so that a predicted hit looks like a real one.
+
+    Measured by ``bench/calibrate_timing.py`` with ``QCDControl.from_waveform`` on every
+    corpus sound (hifigan22k front-end, peak-normalised to 0.95 as the engine does):
+    ``floor_e`` = median over files of the 5th-percentile E (the quiet floor), ``peak_e`` =
+    median over impact-class files (tool_impact, blade_hit, impact_*, wood_break,
+    glass_break, metal_break, door_close, place_object, footsteps_*) of the E at their
+    detected onsets, ``decay_s`` = median time for E to fall from an onset peak to
+    1/e of its height above the floor, ``floor_d`` / ``peak_d`` = median D at quiet
+    frames / at onset peaks. ``min_peak_e`` is the level of the weakest predicted hit.
+    """
+
+    floor_e: float = 0.235
+    peak_e: float = 0.62
+    min_peak_e: float = 0.45
+    decay_s: float = 0.12
+    floor_d: float = 0.08
+    peak_d: float = 0.12
+    motion_gain: float = 0.06  # E added by sustained motion at the clip's full motion level
+    onset_threshold: float = 0.2  # contact strength (fraction of moving mass lost) to count
+    min_gap_s: float = 0.06  # onsets closer than this merge
+    cut_threshold: float = 0.5  # L1 histogram change (0..2) that counts as a cut
+    cut_peak_e: float = 0.4  # level of the sound-change accent at a cut
+
+
+CALIBRATION = TimingCalibration()
+
+
+@dataclass(frozen=True)
+class TimingPrediction:
+    energy: np.ndarray  # float32 [n_frames] in [0, 1]
+    spread: np.ndarray  # float32 [n_frames] in [0, 1]
+    motion: np.ndarray  # float32 [n_frames] raw motion magnitude per mel frame (px/frame * weight)
+    onsets: np.ndarray  # float64 seconds, relative to the clip start
+    cuts: np.ndarray  # float64 seconds
+
+
+# ---------------------------------------------------------------------------- picture
+def to_gray_small(frames: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
+    """[N, H, W, 3] uint8 -> [N, h, w] float32 grey at a short side of about ``side`` px."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be [N, H, W, 3], got {frames.shape}")
+    n, h, w, _ = frames.shape
+    f = max(1, int(round(min(h, w) / side)))
+    hh, ww = (h // f) * f, (w // f) * f
+    gray = frames[:, :hh, :ww].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    gray = gray.reshape(n, hh // f, f, ww // f, f).mean(axis=(2, 4))
+    # a light [1, 2, 1] blur against aliasing of fine texture (it would not match across frames)
+    gray = np.pad(gray, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    gray = 0.25 * (gray[:, :-2] + 2 * gray[:, 1:-1] + gray[:, 2:])
+    gray = 0.25 * (gray[:, :, :-2] + 2 * gray[:, :, 1:-1] + gray[:, :, 2:])
+    return np.ascontiguousarray(gray)
+
+
+def _block_sum(x: np.ndarray, b: int) -> np.ndarray:
+    h, w = x.shape[-2:]
+    return x.reshape(x.shape[:-2] + (h // b, b, w // b, b)).sum(axis=(-3, -1))
+
+
+def _shifts(r: int) -> np.ndarray:
+    return np.array([(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)], np.int64)
+
+
+def block_flow(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flow of each block from frame i-1 to i: ([N-1, by, bx, 2] (dx, dy) px, [N-1, by, bx] weight).
+
+    Two levels: an exhaustive search over +-SEARCH px at half size (blocks of BLOCK px there),
+    then +-1 px around twice that at full working size (blocks of 2*BLOCK px), then a sub-pixel
+    parabola. The weight is the mean absolute difference per pixel saved by the best shift
+    over no motion (0 on still or flat blocks).
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    n1 = gray.shape[0] - 1
+    b0, r = 2 * BLOCK, SEARCH
+    h0, w0 = (gray.shape[1] // b0) * b0, (gray.shape[2] // b0) * b0
+    g0 = gray[:, :h0, :w0]
+    g1 = g0.reshape(-1, h0 // 2, 2, w0 // 2, 2).mean(axis=(2, 4))
+    by, bx = h0 // b0, w0 // b0
+    # level 1: exhaustive search
+    cur1, prev1 = g1[1:], g1[:-1]
+    pad1 = np.pad(prev1, ((0, 0), (r, r), (r, r)), mode="edge")
+    win = sliding_window_view(pad1, cur1.shape[1:], axis=(1, 2))  # [N-1, 2r+1, 2r+1, h1, w1]
+    # window (a, b) holds prev shifted by d = (r - a, r - b): content at p came from p - d
+    sad1 = _block_sum(np.abs(cur1[:, None, None] - win), BLOCK)  # [N-1, 2r+1, 2r+1, by, bx]
+    sh1 = _shifts(r)
+    sad1 = sad1[:, ::-1, ::-1].reshape(n1, -1, by, bx)
+    bias1 = ZERO_BIAS * BLOCK * BLOCK * np.abs(sh1).sum(axis=1)
+    d1 = sh1[np.argmin(sad1 + bias1[None, :, None, None], axis=1)]  # [N-1, by, bx, 2] (dy, dx)
+    # level 0: +-1 px around 2 * d1
+    rr = 2 * r + 1
+    cur0 = g0[1:]
+    pad0 = np.pad(g0[:-1], ((0, 0), (rr, rr), (rr, rr)), mode="edge")
+    base = np.repeat(np.repeat(2 * d1, b0, axis=1), b0, axis=2)  # per pixel [N-1, h0, w0, 2]
+    yy, xx = np.indices((h0, w0))
+    nn = np.arange(n1)[:, None, None]
+    offs = _shifts(1)
+    cost0 = np.empty((n1, len(offs), by, bx), np.float32)
+    for k, (oy, ox) in enumerate(offs):
+        src = pad0[nn, yy + rr - base[..., 0] - oy, xx + rr - base[..., 1] - ox]
+        cost0[:, k] = _block_sum(np.abs(cur0 - src), b0)
+    zero = _block_sum(np.abs(cur0 - g0[:-1]), b0)
+    shift0 = 2 * d1[:, None] + offs[None, :, None, None, :]  # [N-1, 9, by, bx, 2]
+    cost0b = cost0 + ZERO_BIAS * b0 * b0 * np.abs(shift0).sum(axis=-1) / 2
+    kbest = np.argmin(cost0b, axis=1)
+    d = np.take_along_axis(shift0, kbest[:, None, ..., None], 1)[:, 0].astype(np.float32)
+    best = np.take_along_axis(cost0, kbest[:, None], 1)[:, 0]
+    weight = np.maximum(zero - best, 0.0) / (b0 * b0)
+    # a block uncovered by a moving object matches some still background only loosely:
+    # keep blocks whose best shift explains most of the change
+    weight = np.where(best <= MATCH_RATIO * zero, weight, 0.0)
+    # sub-pixel parabola along each axis where both neighbours were evaluated
+    flat = cost0b
+    ky, kx = kbest // 3, kbest % 3
+    for axis, kk in ((0, ky), (1, kx)):
+        inner = kk == 1
+        if axis == 0:
+            cm = np.take_along_axis(flat, (0 * 3 + kx)[:, None], 1)[:, 0]
+            c0 = np.take_along_axis(flat, (1 * 3 + kx)[:, None], 1)[:, 0]
+            cp = np.take_along_axis(flat, (2 * 3 + kx)[:, None], 1)[:, 0]
+        else:
+            cm = np.take_along_axis(flat, (ky * 3 + 0)[:, None], 1)[:, 0]
+            c0 = np.take_along_axis(flat, (ky * 3 + 1)[:, None], 1)[:, 0]
+            cp = np.take_along_axis(flat, (ky * 3 + 2)[:, None], 1)[:, 0]
+        den = cm - 2 * c0 + cp
+        frac = np.where(inner & (den > 1e-6), 0.5 * (cm - cp) / np.maximum(den, 1e-6), 0.0)
+        d[..., axis] += np.clip(frac, -0.5, 0.5) * (weight > 0)
+    return d[..., ::-1].copy(), weight
+
+
+def histogram_change(frames: np.ndarray, bins: int = 8) -> np.ndarray:
+    """L1 distance (0..2) between colour histograms of consecutive frames, [N-1]."""
+    n = frames.shape[0]
+    step = max(1, min(frames.shape[1], frames.shape[2]) // 64)
+    small = frames[:, ::step, ::step].astype(np.int32) * bins // 256
+    code = (small[..., 0] * bins + small[..., 1]) * bins + small[..., 2]
+    hist = np.stack([np.bincount(c.ravel(), minlength=bins ** 3) for c in code.reshape(n, -1)]).astype(np.float32)
+    hist /= np.maximum(hist.sum(axis=1, keepdims=True), 1)
+    return np.abs(np.diff(hist, axis=0)).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class PictureEvents:
+    """Per video frame: motion energy, contact strength, and frames that begin a new shot."""
+
+    motion: np.ndarray  # [N] motion energy of the interval ending at each frame (0 at frame 0)
+    contact: np.ndarray  # [N] contact strength located at each frame (0..~1)
+    cut: np.ndarray  # [N] bool, True on the first frame of a new shot
+
+
+def analyse_frames(frames: np.ndarray) -> PictureEvents:
+    n = frames.shape[0]
+    motion = np.zeros(n, np.float32)
+    contact = np.zeros(n, np.float32)
+    cut = np.zeros(n, bool)
+    if n < 2:
+        return PictureEvents(motion, contact, cut)
+    gray = to_gray_small(frames)
+    flow, weight = block_flow(gray)  # interval k: frame k -> k+1
+    hc = histogram_change(frames)
+    cut[1:] = hc > CALIBRATION.cut_threshold
+    speed = np.linalg.norm(flow, axis=-1)
+    motion[1:] = (weight * speed).mean(axis=(1, 2))
+    # directional momentum of each interval: mass moving +x, -x, +y, -y
+    vx, vy = flow[..., 0], flow[..., 1]
+    q = np.stack([np.maximum(vx, 0), np.maximum(-vx, 0), np.maximum(vy, 0), np.maximum(-vy, 0)], -1)
+    q = (q * weight[..., None]).sum(axis=(1, 2))  # [N-1, 4]
+    if n >= 3:
+        # deceleration between intervals k-1 and k that persists into k+1 (a flow dropout
+        # in one interval is not a contact)
+        after = np.maximum(q[1:], np.concatenate([q[2:], q[-1:]]))
+        lost = np.maximum(q[:-1] - after, 0).sum(axis=1)
+        before = q[:-1].sum(axis=1)
+        frac = lost / np.maximum(before, 1e-6)
+        scale = max(float(np.percentile(q.sum(axis=1), 95)), 1e-6)
+        strength = frac * np.sqrt(np.clip(lost / scale, 0, None))
+        # located at the frame shared by the two intervals: frame k (intervals k-1->k, k->k+1)
+        contact[1:-1] = strength
+        # a still picture must not produce contacts from compression noise
+        contact[1:-1][before < 0.02 * gray.shape[1] * gray.shape[2] / (2 * BLOCK) ** 2] = 0
+    # flow across a cut is meaningless
+    for k in np.flatnonzero(cut):
+        contact[max(0, k - 1):k + 2] = 0
+        motion[k] = 0
+    return PictureEvents(motion, contact, cut)
+
+
+def pick_peaks(x: np.ndarray, threshold: float, min_gap: int) -> np.ndarray:
+    """Indices of local maxima above ``threshold``, greedy strongest-first with a minimum gap."""
+    if x.size == 0:
+        return np.zeros(0, int)
+    left = np.concatenate([[-np.inf], x[:-1]])
+    right = np.concatenate([x[1:], [-np.inf]])
+    cand = np.flatnonzero((x >= threshold) & (x >= left) & (x > right))
+    chosen: list[int] = []
+    for i in cand[np.argsort(-x[cand], kind="stable")]:
+        if all(abs(i - j) >= min_gap for j in chosen):
+            chosen.append(int(i))
+    return np.array(sorted(chosen), int)
+
+
+# ---------------------------------------------------------------------------- E / D
+def _envelope(n_frames: int, rate: float, onsets: np.ndarray, levels: np.ndarray, cal: TimingCalibration) -> np.ndarray:
+    env = np.zeros(n_frames, np.float32)
+    j = np.arange(n_frames)
+    tau = cal.decay_s * rate
+    for t, a in zip(onsets, levels):
+        j0 = int(np.floor(t * rate + 1e-9))
+        if j0 >= n_frames:
+            continue
+        k = j[max(j0, 0):] - j0
+        env[max(j0, 0):] = np.maximum(env[max(j0, 0):], a * np.exp(-k / tau))
+    return env
+
+
+def predict_timing(frames: np.ndarray, fps: float, n_frames: int, mel: str = "hifigan22k",
+                   calibration: TimingCalibration = CALIBRATION) -> TimingPrediction:
+    """E_t, D_t (length ``n_frames`` on ``mel``'s frame grid) from frames sampled at ``fps``.
+
+    Frame ``i`` is at ``i / fps`` seconds from the clip start; mel frame ``j`` at
+    ``j / frame_rate``. An onset at ``t`` raises E at mel frame ``floor(t * frame_rate)``.
+    """
+    cal = calibration
+    cfg = get_mel_config(mel)
+    rate = cfg.frame_rate
+    n_frames = int(n_frames)
+    if n_frames < 0:
+        raise ValueError(f"n_frames must be >= 0, got {n_frames}")
+    if not fps or fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    frames = np.asarray(frames)
+    n = frames.shape[0] if frames.ndim == 4 else 0
+    ev = analyse_frames(frames) if n else PictureEvents(np.zeros(0), np.zeros(0), np.zeros(0, bool))
+    vt = np.arange(n) / float(fps)
+    mt = np.arange(n_frames) / rate
+    motion = np.interp(mt, vt, ev.motion).astype(np.float32) if n else np.zeros(n_frames, np.float32)
+
+    gap = max(1, int(round(cal.min_gap_s * fps)))
+    idx = pick_peaks(ev.contact, cal.onset_threshold, gap)
+    onsets = idx / float(fps)
+    cuts = np.flatnonzero(ev.cut) / float(fps)
+    strength = ev.contact[idx]
+    top = max(float(strength.max()) if strength.size else 1.0, 1e-6)
+    levels = cal.min_peak_e + (cal.peak_e - cal.min_peak_e) * np.clip(strength / top, 0, 1)
+    hit = _envelope(n_frames, rate, onsets, levels - cal.floor_e, cal)
+    cut_env = _envelope(n_frames, rate, cuts, np.full(cuts.shape, cal.cut_peak_e - cal.floor_e), cal)
+    mscale = max(float(np.percentile(ev.motion, 95)) if n else 0.0, 1.0)
+    cont = cal.motion_gain * np.clip(motion / mscale, 0, 1)
+    energy = np.clip(cal.floor_e + np.maximum(np.maximum(hit, cut_env), cont), 0, 1).astype(np.float32)
+    lift = np.clip((energy - cal.floor_e) / max(cal.peak_e - cal.floor_e, 1e-6), 0, 1)
+    spread = np.clip(cal.floor_d + (cal.peak_d - cal.floor_d) * lift, 0, 1).astype(np.float32)
+    keep = onsets < n_frames / rate
+    return TimingPrediction(energy, spread, motion, onsets[keep].astype(np.float64),
+                            cuts[cuts < n_frames / rate].astype(np.float64))

@@ -1,0 +1,271 @@
+"""Procedural test videos with known ground truth, written with PyAV.
+
+- ``render_impact_video``: objects that drop, bounce or collide under constant
+  acceleration and make contact at known frame times (the returned list). Contacts are
+  snapped to frame times, so "the frame of contact" is exact: the object reaches its
+  contact position on that frame and stops (drop, collide) or reverses (bounce).
+- ``render_counter_video``: every frame shows its own index as a 4x4 bar code of black
+  and white blocks (``read_counter`` decodes it), for frame-accuracy tests, including
+  variable frame rate (irregular presentation times).
+
+Codecs: ``libx264`` (yuv420p, with B-frames and a short GOP so that seeks land mid-GOP)
+or ``mpeg4``, in ``.mp4`` or ``.mov``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+COUNTER_BITS = 16
+_GRID = 4  # 4 x 4 blocks
+
+
+# ---------------------------------------------------------------------------- encoding
+def _as_fraction(fps) -> Fraction:
+    if isinstance(fps, Fraction):
+        return fps
+    f = Fraction(fps).limit_denominator(1001)
+    return f
+
+
+def _vfr_times(n: int, fps: Fraction, seed: int) -> list[Fraction]:
+    """Irregular presentation times with the average rate ``fps`` (durations 0.5x-1.6x nominal)."""
+    rng = np.random.default_rng(seed + 7919)
+    tb = Fraction(1, 90000)
+    step = 1 / fps
+    times, t = [], Fraction(0)
+    for _ in range(n):
+        times.append(t)
+        d = step * Fraction(int(rng.choice([5, 8, 10, 13, 16])), 10)
+        t += max(tb, Fraction(round(d / tb)) * tb)
+    return times
+
+
+def _write(path: Path, images, times: list[Fraction], fps: Fraction, codec: str, gop: int) -> None:
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".part" + path.suffix)
+    images = iter(images)
+    first = next(images)
+    h, w = first.shape[:2]
+    # an exact time base for constant rates (1001 ticks a frame at 24000/1001); 1/90000 for VFR
+    tb = Fraction(1, fps.numerator) if all((t * fps).denominator == 1 for t in times) else Fraction(1, 90000)
+    with av.open(str(tmp), "w") as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height = w, h
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = tb
+        stream.codec_context.time_base = tb
+        stream.codec_context.framerate = fps
+        if codec == "libx264":
+            stream.options = {"crf": "16", "preset": "veryfast", "g": str(gop), "bf": "2",
+                              "keyint_min": str(gop), "sc_threshold": "0"}
+        else:
+            stream.options = {"g": str(gop), "qscale": "3"}
+            stream.codec_context.gop_size = gop
+            stream.codec_context.qmin = 2
+        for img, t in zip(itertools.chain([first], images), times):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+            frame.pts = int(round(t / tb))
+            frame.time_base = tb
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    tmp.replace(path)
+
+
+def _frame_times(n: int, fps: Fraction, vfr: bool, seed: int) -> list[Fraction]:
+    return _vfr_times(n, fps, seed) if vfr else [Fraction(i) / fps for i in range(n)]
+
+
+# ---------------------------------------------------------------------------- counter
+def counter_image(index: int, size: tuple[int, int] = (320, 240)) -> np.ndarray:
+    w, h = size
+    img = np.zeros((h, w, 3), np.uint8)
+    bw, bh = w // _GRID, h // _GRID
+    for b in range(COUNTER_BITS):
+        if (index >> b) & 1:
+            r, c = divmod(b, _GRID)
+            img[r * bh:(r + 1) * bh, c * bw:(c + 1) * bw] = 255
+    return img
+
+
+def read_counter(rgb: np.ndarray) -> int:
+    """The index a counter frame shows (block centres thresholded at mid-grey)."""
+    h, w = rgb.shape[:2]
+    gray = rgb.astype(np.float32).mean(axis=-1)
+    value = 0
+    for b in range(COUNTER_BITS):
+        r, c = divmod(b, _GRID)
+        y0, y1 = int((r + 0.3) * h / _GRID), int((r + 0.7) * h / _GRID)
+        x0, x1 = int((c + 0.3) * w / _GRID), int((c + 0.7) * w / _GRID)
+        if gray[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)].mean() > 127:
+            value |= 1 << b
+    return value
+
+
+def render_counter_video(path, fps=25.0, n_frames: int = 100, *, size: tuple[int, int] = (320, 240),
+                         codec: str = "libx264", gop: int = 12, vfr: bool = False, seed: int = 0) -> list[float]:
+    """Write ``n_frames`` frames whose picture encodes their index; return their times (s)."""
+    fps = _as_fraction(fps)
+    times = _frame_times(n_frames, fps, vfr, seed)
+    _write(Path(path), (counter_image(i, size) for i in range(n_frames)), times, fps, codec, gop)
+    return [float(t) for t in times]
+
+
+# ---------------------------------------------------------------------------- impacts
+def _background(w: int, h: int, floor_y: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed + 101)
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = (40, 52, 68)
+    img += rng.normal(0, 5, (h // 8 + 1, w // 8 + 1, 1)).repeat(8, 0).repeat(8, 1)[:h, :w]
+    img[floor_y:] = (110, 85, 60)
+    return np.clip(img, 0, 255)
+
+
+def _sprite(radius: int, color, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A textured disc (checker pattern, so its motion is visible inside it) and its mask."""
+    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    mask = (xx ** 2 + yy ** 2) <= radius ** 2
+    cell = max(3, radius // 2)
+    checker = (((xx + radius) // cell + (yy + radius) // cell) % 2).astype(np.float32)
+    img = np.asarray(color, np.float32)[None, None, :] * (0.7 + 0.3 * checker[..., None])
+    return img, mask
+
+
+def _paste(canvas: np.ndarray, sprite, cx: float, cy: float) -> None:
+    img, mask = sprite
+    r = mask.shape[0] // 2
+    x0, y0 = int(round(cx)) - r, int(round(cy)) - r
+    h, w = canvas.shape[:2]
+    sx0, sy0 = max(0, -x0), max(0, -y0)
+    sx1, sy1 = min(mask.shape[1], w - x0), min(mask.shape[0], h - y0)
+    if sx1 <= sx0 or sy1 <= sy0:
+        return
+    region = canvas[y0 + sy0:y0 + sy1, x0 + sx0:x0 + sx1]
+    m = mask[sy0:sy1, sx0:sx1]
+    region[m] = img[sy0:sy1, sx0:sx1][m]
+
+
+def _random_impacts(rng, duration: float, kind: str) -> list[float]:
+    gap = (0.45, 0.9) if kind != "drop" else (0.3, 0.8)
+    t, out = 0.6 + rng.uniform(0, 0.3), []
+    while t < duration - 0.3:
+        out.append(t)
+        t += rng.uniform(*gap)
+    return out
+
+
+def _snap(times, fps: Fraction, frame_times: list[Fraction]) -> list[int]:
+    ft = np.array([float(t) for t in frame_times])
+    idx = sorted({int(np.argmin(np.abs(ft - t))) for t in times})
+    return [i for i in idx if 2 <= i < len(ft) - 1]
+
+
+def _drop_positions(t: float, impacts: list[float], floor: float, w: int, r: int):
+    """Each object hangs at the top, falls under gravity and lands (stops) at its impact time."""
+    out = []
+    top = r + 6.0
+    fall = 0.45
+    g = 2 * (floor - top) / fall ** 2
+    for i, ti in enumerate(impacts):
+        x = w * (i + 0.5) / len(impacts)
+        if t <= ti - fall:
+            y = top
+        elif t < ti:
+            dt = t - (ti - fall)
+            y = top + 0.5 * g * dt * dt
+        else:
+            y = floor
+        out.append((x, min(y, floor)))
+    return out
+
+
+def _bounce_positions(t: float, impacts: list[float], floor: float, w: int, r: int):
+    """One ball: hangs, drops from rest, ballistic arcs between contacts, rests after the last."""
+    room = floor - (r + 6.0)
+    gaps = np.diff(impacts) if len(impacts) > 1 else np.array([0.8])
+    g = 8 * room / float(max(gaps.max(), 0.2)) ** 2  # the longest arc just fits the frame
+    fall = min(math.sqrt(2 * room / g), impacts[0])
+    x = w * 0.2 + w * 0.6 * min(max(t / max(impacts[-1], 1e-6), 0.0), 1.0)
+    if t < impacts[0]:
+        dt = max(0.0, t - (impacts[0] - fall))
+        return [(x, floor - 0.5 * g * fall * fall + 0.5 * g * dt * dt)]
+    for a, b in zip(impacts[:-1], impacts[1:]):
+        if a <= t < b:
+            v, dt = g * (b - a) / 2, t - a
+            return [(x, floor - (v * dt - 0.5 * g * dt * dt))]
+    return [(x, floor)]
+
+
+def _collide_positions(t: float, impacts: list[float], floor: float, w: int, r: int):
+    """Two pucks: accelerate towards each other from rest, meet and stop dead at each contact,
+    then ease apart (smooth start and stop) for the next run."""
+    cx, y = w / 2, floor - r
+    dist = cx - 2 * r - 6.0  # each puck's offset from its contact position at rest
+    prev = -1.0
+    for ti in impacts:
+        if t < ti:
+            run = min(0.45, 0.6 * (ti - prev)) if prev >= 0 else min(0.45, ti)
+            if prev >= 0 and t < ti - run:  # easing back out after the last contact
+                u = (t - prev) / max(ti - run - prev, 1e-6)
+                off = dist * 0.5 * (1 - math.cos(math.pi * min(max(u, 0.0), 1.0)))
+            elif t < ti - run:
+                off = dist
+            else:
+                u = (t - (ti - run)) / run
+                off = dist * (1 - u * u)  # constant acceleration from rest, full speed at contact
+            break
+        prev = ti
+    else:
+        off = 0.0
+    return [(cx - r - off, y), (cx + r + off, y)]
+
+
+def render_impact_video(path, *, kind: str = "drop", fps=25.0, duration: float = 4.0,
+                        size: tuple[int, int] = (320, 240), impacts: list[float] | None = None,
+                        seed: int = 0, vfr: bool = False, codec: str = "libx264") -> list[float]:
+    """Write a video of objects making contact; return the exact contact frame times (s).
+
+    ``impacts`` are wished contact times (snapped to frames); ``None`` draws them at random
+    from ``seed``. ``kind``: ``drop`` (objects fall and stop on the floor), ``bounce`` (one
+    ball bouncing; contacts reverse its velocity), ``collide`` (pucks meet and stop).
+    """
+    if kind not in ("drop", "bounce", "collide"):
+        raise ValueError(f"kind must be 'drop', 'bounce' or 'collide', got {kind!r}")
+    fps = _as_fraction(fps)
+    w, h = size
+    rng = np.random.default_rng(seed)
+    n = int(math.floor(duration * fps + 1e-9))
+    frame_times = _frame_times(n, fps, vfr, seed)
+    wished = impacts if impacts is not None else _random_impacts(rng, duration, kind)
+    idx = _snap(wished, fps, frame_times)
+    if kind == "bounce":
+        idx = [i for k, i in enumerate(idx) if k == 0 or float(frame_times[i] - frame_times[idx[k - 1]]) >= 0.15]
+    true_times = [float(frame_times[i]) for i in idx]
+    r = max(6, min(w, h) // 14)
+    floor_y = int(h * 0.85)
+    contact = floor_y - r  # centre of a ball resting on the floor
+    bg = _background(w, h, floor_y, seed)
+    colors = [(235, 80, 60), (60, 200, 90), (240, 220, 70), (90, 140, 250), (230, 120, 230)]
+    sprites = [_sprite(r, colors[k % len(colors)], seed + k) for k in range(max(2 * len(idx), 1))]
+    place = {"drop": _drop_positions, "bounce": _bounce_positions, "collide": _collide_positions}[kind]
+
+    def frames():
+        for t in frame_times:
+            canvas = bg.copy()
+            if true_times:
+                for k, (x, y) in enumerate(place(float(t), true_times, contact, w, r)):
+                    _paste(canvas, sprites[k % len(sprites)], x, y)
+            yield canvas.astype(np.uint8)
+
+    _write(Path(path), frames(), frame_times, fps, codec, gop=max(2, int(round(float(fps) / 2))))
+    return true_times
