@@ -94,7 +94,7 @@ def byte_level_tokenizer(max_length: int = 77):
     return CLIPTokenizer(vocab={t: i for i, t in enumerate(vocab)}, merges=[], model_max_length=max_length)
 
 
-def _redraw_zero_layers(controlnet, generator: torch.Generator, std: float = 0.05) -> None:
+def _redraw_zero_layers(controlnet, generator: torch.Generator, std: float = 0.5) -> None:
     layers = [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block,
               controlnet.controlnet_cond_embedding.conv_out]
     with torch.no_grad():
