@@ -14,9 +14,9 @@ from melfoley.core.audio import load_audio
 from melfoley.core.control import QCDControl
 from melfoley.core.errors import MelfoleyError, WeightsError
 from melfoley.core.paper.adapter import placeholder_token_id, replaced_token_embeddings
-from melfoley.core.paper.pipeline import crossfade, plan_windows
 from melfoley.core.paper.tiny import build_pipeline, build_v2x
 from melfoley.core.paper.weights import load_pipeline, load_v2x, save_pipeline
+from melfoley.core.windows import plan_windows
 
 HOP = 160
 
@@ -95,9 +95,9 @@ def test_the_control_changes_the_output(pipe, controls):
     b = _run(pipe, [zeroed]).audio[0]
     assert np.abs(a - b).mean() > 0.01 * np.abs(a).mean()
     # and it enters through the hint block: VAE moments of the two control images differ
-    from melfoley.core.paper.pipeline import Window
+    from melfoley.core.paper.pipeline import WindowJob
 
-    w = [Window(0, 0, real.frames)]
+    w = [WindowJob(0, 0, real.frames)]
     m_real = pipe.encode_control([real], w)
     m_zero = pipe.encode_control([zeroed], w)
     assert m_real.shape == (1, 8, 32, 16)
@@ -164,18 +164,6 @@ def test_long_clip_in_overlapping_windows(pipe, controls):
     wins = plan_windows(long.frames, 128, 32)
     assert len(wins) == 3 and unet.batches == [3, 3]  # the windows run as one batch
     assert out.audio[0].shape == (long.frames * HOP,) and np.all(np.isfinite(out.audio[0]))
-
-
-def test_window_plan_and_crossfade():
-    assert plan_windows(100, 128, 32) == [(0, 100)]
-    wins = plan_windows(1000, 128, 32)
-    starts = [s for s, _ in wins]
-    assert starts[0] == 0 and starts[-1] + 128 == 1000
-    assert all(b - a <= 96 for a, b in zip(starts, starts[1:]))  # overlap >= 32
-    ones = crossfade([np.ones(128)] * len(wins), starts, 1000)
-    np.testing.assert_allclose(ones, 1.0, atol=1e-6)  # the ramps sum to one
-    ramp = crossfade([np.zeros(128), np.ones(128)], [0, 96], 224)
-    assert ramp[0] == 0 and ramp[-1] == 1 and np.all(np.diff(ramp) >= -1e-9)
 
 
 def test_schedulers(pipe, controls):

@@ -11,7 +11,6 @@ guidance on text only: both branches get the same control; per-step callback; in
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -21,6 +20,7 @@ import torch
 from ..control import QCDControl
 from ..errors import MelfoleyError
 from ..mel import from_unit, get_mel_config
+from ..windows import Window, crossfade_join, plan_windows
 from .adapter import inversion_prompt, placeholder_token_id, replaced_token_embeddings
 from .controlnet import vae_moments
 
@@ -58,40 +58,10 @@ class MelQCDOutput:
 
 
 @dataclass(frozen=True)
-class Window:
-    clip: int
+class WindowJob:
+    clip: int  # index of the clip in the call
     start: int  # first control frame
     frames: int  # valid frames (<= window length; the tail is padded with silence)
-
-
-def plan_windows(frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
-    """(start, valid frames) of evenly spaced windows covering ``frames``; consecutive ones overlap >= ``overlap``."""
-    if frames <= window:
-        return [(0, frames)]
-    n = math.ceil((frames - overlap) / (window - overlap))
-    starts = np.round(np.linspace(0, frames - window, n)).astype(int)
-    return [(int(s), window) for s in starts]
-
-
-def crossfade(parts: list[np.ndarray], starts: list[int], total: int) -> np.ndarray:
-    """Join pieces [..., n] overlapping on the last axis with linear ramps over each overlap, normalised."""
-    lead = parts[0].shape[:-1]
-    acc = np.zeros((*lead, total), np.float64)
-    wsum = np.zeros(total, np.float64)
-    ends = [s + p.shape[-1] for s, p in zip(starts, parts)]
-    for k, (s, p) in enumerate(zip(starts, parts)):
-        n = p.shape[-1]
-        t = np.arange(n, dtype=np.float64)
-        w = np.ones(n)
-        ramp_in = ends[k - 1] - s if k > 0 else 0
-        ramp_out = ends[k] - starts[k + 1] if k + 1 < len(parts) else 0
-        if ramp_in > 0:
-            w = np.minimum(w, (t + 0.5) / ramp_in)
-        if ramp_out > 0:
-            w = np.minimum(w, (n - t - 0.5) / ramp_out)
-        acc[..., s:s + n] += w * p
-        wsum[s:s + n] += w
-    return (acc / np.maximum(wsum, 1e-12)).astype(np.float32)
 
 
 def make_scheduler(name: str, config: dict | None = None):
@@ -192,7 +162,7 @@ class MelQCDPipeline:
         with replaced_token_embeddings(self.text_encoder, ids, placeholder_token_id(self.tokenizer), tokens):
             return self.text_encoder(ids)[0]
 
-    def encode_control(self, controls: list[QCDControl], windows: list[Window]) -> torch.Tensor:
+    def encode_control(self, controls: list[QCDControl], windows: list[WindowJob]) -> torch.Tensor:
         """VAE-encoder moments [W, 8, n_mels/8, window/8] of each window's control image."""
         wf = self.config.window_frames
         imgs = [controls[w.clip].slice(w.start, w.start + w.frames)
@@ -200,7 +170,7 @@ class MelQCDPipeline:
         image = torch.from_numpy(np.stack(imgs)).to(self.device, self.dtype)
         return vae_moments(self.vae, image)
 
-    def prepare_latents(self, windows: list[Window], generators: list[torch.Generator | None],
+    def prepare_latents(self, windows: list[WindowJob], generators: list[torch.Generator | None],
                         init_sigma: float) -> torch.Tensor:
         """Noise drawn on the CPU in fp32 from each clip's own generator, in window order."""
         f = 2 ** (len(self.vae.config.block_out_channels) - 1)
@@ -269,8 +239,8 @@ class MelQCDPipeline:
             raise MelfoleyError(f"{len(gens)} generators for {len(controls)} clips")
         # 2. plan windows
         cfg = self.config
-        windows = [Window(k, s, n) for k, c in enumerate(controls)
-                   for s, n in plan_windows(c.frames, cfg.window_frames, cfg.overlap_frames)]
+        windows = [WindowJob(k, w.start, w.stop - w.start) for k, c in enumerate(controls)
+                   for w in plan_windows(c.frames, cfg.window_frames, cfg.overlap_frames)]
         # 3. encode prompts (once per clip), unconditional branch only when guidance is on
         cond_clip = self.encode_prompt(prompts, image_embeds)
         do_cfg = guidance_scale > 1.0
@@ -280,7 +250,7 @@ class MelQCDPipeline:
         probe.set_timesteps(steps)
         per_chunk = len(probe.timesteps)  # PNDM (PLMS) runs one warm-up step more than asked
         total = per_chunk * len(chunks)
-        pieces: list[tuple[Window, np.ndarray, np.ndarray]] = []
+        pieces: list[tuple[WindowJob, np.ndarray, np.ndarray]] = []
         ran, interrupted = 0, False
         for chunk in chunks:
             if self._interrupt:
@@ -308,14 +278,15 @@ class MelQCDPipeline:
         return self._assemble(controls, pieces, ran, interrupted)
 
     def _assemble(self, controls, pieces, ran, interrupted) -> MelQCDOutput:
+        """Each clip's windows joined with the project's equal-power crossfades (audio and log-mel)."""
         hop = get_mel_config(self.config.mel).hop_length
         audio, mels = [], []
         for k, c in enumerate(controls):
             mine = [(w, m, a) for w, m, a in pieces if w.clip == k]
             if not mine:
                 break  # interrupted before this clip was rendered
-            starts = [w.start for w, _, _ in mine]
-            audio.append(crossfade([a[:w.frames * hop] for w, _, a in mine], [s * hop for s in starts], c.frames * hop))
-            mels.append(crossfade([m[:, :w.frames] for w, m, _ in mine], starts, c.frames))
+            plan = [Window(w.start, w.start + w.frames) for w, _, _ in mine]
+            audio.append(crossfade_join([a for _, _, a in mine], plan, hop, c.frames * hop))
+            rows = mine[0][1].shape[0]
+            mels.append(np.stack([crossfade_join([m[r] for _, m, _ in mine], plan, 1, c.frames) for r in range(rows)]))
         return MelQCDOutput(audio, self.sample_rate, mels, ran, interrupted)
-
