@@ -161,9 +161,9 @@ class BatchRunner:
         done = cached = failed = 0
         self._write_partial(src, placements, otio_path, report, complete=False)
         for clip in scan.clips:
-            self._tick(done, total, cached, failed, t0, rendered_time, rendered_picture, remaining,
-                       f"{clip.clip_id} {clip.name}")
             try:
+                self._tick(done, total, cached, failed, t0, rendered_time, rendered_picture, remaining,
+                           f"{clip.clip_id} {clip.name}")
                 result, new = self._do_clip(src, clip, stems_dir, show)
             except KeyboardInterrupt:
                 report.interrupted = True
@@ -180,7 +180,12 @@ class BatchRunner:
             else:
                 rendered_time += result.decode_s + result.render_s + result.write_s
                 rendered_picture += result.duration
-            self._write_partial(src, placements, otio_path, report, complete=False)
+            try:
+                self._write_partial(src, placements, otio_path, report, complete=False)
+            except KeyboardInterrupt:  # the atomic write left the previous partial timeline in place
+                report.interrupted = True
+                report.notes.append(f"interrupted after clip {clip.clip_id}; rerun the same command to finish")
+                break
         report.elapsed = time.perf_counter() - t0
         complete = not report.interrupted
         tl = self._write_partial(src, placements, otio_path, report, complete=complete)
@@ -191,7 +196,8 @@ class BatchRunner:
             else:
                 report.exported = str(write_timeline(tl, output_path(out_dir, cfg.timeline, cfg.fmt), cfg.fmt,
                                                      input_path=cfg.timeline))
-        self._tick(done, total, cached, failed, t0, rendered_time, rendered_picture, 0.0, "")
+        if not report.interrupted:
+            self._tick(done, total, cached, failed, t0, rendered_time, rendered_picture, 0.0, "")
         report.elapsed = time.perf_counter() - t0
         _write_json(out_dir / REPORT_NAME, report.to_dict())
         return report

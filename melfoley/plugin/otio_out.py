@@ -172,6 +172,26 @@ def write_timeline(tl: otio.schema.Timeline, path: str | os.PathLike, fmt: str, 
     return _write_one(tl, path, fmt, input_path)
 
 
+def _mark_disabled_audio(xml_path: str, tl: otio.schema.Timeline) -> None:
+    """The FCP7 writer drops track ``enabled``: mark alternate-take tracks ``<enabled>FALSE</enabled>``."""
+    import xml.etree.ElementTree as ET
+
+    tree = ET.parse(xml_path)
+    seq = tree.getroot().find(".//sequence")
+    xml_tracks = seq.findall("./media/audio/track") if seq is not None else []
+    ours = list(tl.audio_tracks())
+    if len(xml_tracks) != len(ours):
+        return  # unexpected layout: leave the adapter's output as it is
+    changed = False
+    for el, track in zip(xml_tracks, ours):
+        if not track.enabled and el.find("enabled") is None:
+            flag = ET.SubElement(el, "enabled")
+            flag.text = "FALSE"
+            changed = True
+    if changed:
+        tree.write(xml_path, encoding="UTF-8", xml_declaration=True)
+
+
 def _write_one(tl, path: Path, fmt: str, input_path) -> Path:
     if input_path is not None and path.resolve() == Path(input_path).resolve():
         raise MelfoleyError(f"refusing to overwrite the input timeline {input_path}; choose another output folder")
@@ -186,6 +206,8 @@ def _write_one(tl, path: Path, fmt: str, input_path) -> Path:
         kwargs["media_policy"] = MediaReferencePolicy.MissingIfNotFile
     try:
         otio.adapters.write_to_file(tl, tmp, adapter_name=adapter, **kwargs)
+        if fmt == "xml":
+            _mark_disabled_audio(tmp, tl)
         _public(tmp)
         os.replace(tmp, path)
     except Exception as exc:

@@ -1,0 +1,175 @@
+"""The batch runner and ``melfoley batch``: failure isolation, cache and resume, interrupts, the CLI."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import opentimelineio as otio
+import pytest
+from wavinfo import WavInfoReader
+
+from melfoley.core.engine import get_engine
+from melfoley.plugin.cli import main
+from test_timeline_media import clip, edit, gap, render_media, run_batch
+
+RATE = Fraction(25)
+
+
+class CountingEngine:
+    """The real debug engine, counting the clips it is asked to render (instrumentation, not a mock)."""
+
+    def __init__(self, fail_on: str | None = None, interrupt_on: str | None = None):
+        self.inner = get_engine("debug")
+        self.calls: list[str] = []
+        self.fail_on, self.interrupt_on = fail_on, interrupt_on
+        self.sample_rate = self.inner.sample_rate
+
+    def __call__(self, name):
+        return self
+
+    def describe(self):
+        return self.inner.describe()
+
+    def generate(self, requests, progress=None):
+        label = requests[0].clip_id
+        self.calls.append(label)
+        if self.interrupt_on and self.interrupt_on in label:
+            raise KeyboardInterrupt
+        if self.fail_on and self.fail_on in label:
+            raise RuntimeError("renderer exploded")
+        return self.inner.generate(requests, progress)
+
+
+@pytest.fixture
+def media(tmp_path):
+    return render_media(tmp_path, "m.mp4", RATE, 3.0)
+
+
+def _three(tmp_path, media, **extra):
+    items = [clip("one", media, 0, 20, RATE, media_frames=75), gap(5, RATE),
+             clip("two", media, 20, 15, RATE, media_frames=75),
+             clip("three", media, 40, 25, RATE, media_frames=75, **extra)]
+    return edit(tmp_path / "e.otio", [items], RATE, start_frames=90000)
+
+
+def _stems_in(report):
+    tl = otio.adapters.read_from_file(report.output_timeline)
+    return tl, sorted(c.metadata["melfoley"]["picture_name"] for t in tl.audio_tracks() for c in t.find_clips())
+
+
+def test_missing_and_broken_media_fail_per_clip_the_rest_is_done(tmp_path, media):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 4096)
+    items = [clip("ok", media, 0, 20, RATE), clip("gone", tmp_path / "nope.mp4", 0, 10, RATE),
+             clip("broken", broken, 0, 10, RATE), clip("bad meta", media, 0, 10, RATE, meta={"takes": 99}),
+             clip("ok2", media, 10, 10, RATE)]
+    tl = edit(tmp_path / "e.otio", [items], RATE)
+    eng = CountingEngine(fail_on="ok2")
+    report = run_batch(tl, tmp_path / "out", engine_factory=eng)
+    status = {c.name: (c.status, c.reason) for c in report.clips}
+    assert status["ok"][0] == "done"
+    assert status["gone"][0] == "failed" and "media not found" in status["gone"][1] and "'gone'" in status["gone"][1]
+    assert status["broken"][0] == "failed" and "broken.mp4" in status["broken"][1]
+    assert status["bad meta"][0] == "failed" and '["takes"]' in status["bad meta"][1]
+    assert status["ok2"][0] == "failed" and "renderer exploded" in status["ok2"][1]
+    assert not report.ok
+    tl_out, names = _stems_in(report)
+    assert names == ["ok"] and tl_out.metadata["melfoley"]["complete"] is True
+    doc = json.loads((tmp_path / "out" / "melfoley_report.json").read_text())
+    assert doc["totals"]["failed"] == 4 and doc["totals"]["done"] == 1
+
+
+def test_rerun_redoes_only_what_is_missing(tmp_path, media):
+    tl = _three(tmp_path, media)
+    eng = CountingEngine()
+    first = run_batch(tl, tmp_path / "out", engine_factory=eng)
+    assert first.ok and len(eng.calls) == 3 and first.count("done") == 3
+    eng.calls.clear()
+    again = run_batch(tl, tmp_path / "out", engine_factory=eng)
+    assert eng.calls == [] and again.count("cached") == 3
+    # a stem deleted by hand comes back from the take cache, still without rendering
+    (tmp_path / "out" / "stems").joinpath(again.clips[1].stems[0].split("/")[-1]).unlink()
+    third = run_batch(tl, tmp_path / "out", engine_factory=eng)
+    assert eng.calls == [] and third.count("cached") == 3
+    # a new seed on one clip renders that clip only
+    tl2 = _three(tmp_path, media, meta={"seed": 9})
+    run_batch(tl2, tmp_path / "out", engine_factory=eng)
+    assert len(eng.calls) == 1 and "three" in eng.calls[0]
+
+
+def test_a_clip_moved_on_the_timeline_reuses_its_takes_with_a_new_time_reference(tmp_path, media):
+    eng = CountingEngine()
+    a = edit(tmp_path / "a.otio", [[clip("s", media, 0, 20, RATE)]], RATE)
+    ra = run_batch(a, tmp_path / "oa", engine_factory=eng)
+    b = edit(tmp_path / "b.otio", [[gap(50, RATE), clip("s", media, 0, 20, RATE)]], RATE)
+    rb = run_batch(b, tmp_path / "ob", engine_factory=eng)
+    assert len(eng.calls) == 1 and rb.clips[0].status == "cached"
+    ta = WavInfoReader(ra.clips[0].stems[0]).bext.time_reference
+    tb = WavInfoReader(rb.clips[0].stems[0]).bext.time_reference
+    assert tb - ta == 2 * 48000
+
+
+def test_interrupt_leaves_finished_stems_and_a_valid_partial_timeline(tmp_path, media):
+    tl = _three(tmp_path, media)
+    eng = CountingEngine(interrupt_on="two")
+    report = run_batch(tl, tmp_path / "out", engine_factory=eng)
+    assert report.interrupted and not report.ok
+    out, names = _stems_in(report)
+    assert names == ["one"] and out.metadata["melfoley"]["complete"] is False
+    stems = sorted(p.name for p in (tmp_path / "out" / "stems").iterdir())
+    assert len(stems) == 2 and not any(n.startswith(".") for n in stems)  # one wav + sidecar, no temp files
+    # the rerun finishes: clip one comes from what is on disk, the others are rendered
+    eng2 = CountingEngine()
+    done = run_batch(tl, tmp_path / "out", engine_factory=eng2)
+    assert done.ok and [c.status for c in done.clips] == ["cached", "done", "done"]
+    assert len(eng2.calls) == 2
+    out, names = _stems_in(done)
+    assert names == ["one", "three", "two"] and out.metadata["melfoley"]["complete"] is True
+
+
+def test_interrupt_from_the_progress_callback(tmp_path, media):
+    tl = _three(tmp_path, media)
+    seen = []
+
+    def progress(p):
+        seen.append(p)
+        if p.done == 2:
+            raise KeyboardInterrupt
+
+    report = run_batch(tl, tmp_path / "out", progress=progress)
+    assert report.interrupted and report.count("done") == 2
+    assert _stems_in(report)[1] == ["one", "two"]
+    assert seen[0].done == 0 and seen[0].total == 3 and seen[1].eta is not None
+
+
+def test_corpus_video_relinked_with_media_root(tmp_path, corpus):
+    rate = Fraction(25)
+    url = "file://localhost/D%3a/Old%20Drive/bigbuckbunny.mp4"  # a Windows path from another machine
+    tl = edit(tmp_path / "e.otio", [[clip("bunny", "x", 25, 50, rate, media_frames=132, url=url)]], rate)
+    report = run_batch(tl, tmp_path / "out", media_root=corpus / "video")
+    assert report.ok, report.to_dict()
+    assert WavInfoReader(report.clips[0].stems[0]).data.frame_count == 2 * 48000
+
+
+def test_cli_progress_report_and_exit_codes(tmp_path, media, capsys):
+    tl = _three(tmp_path, media)
+    rc = main(["batch", str(tl), "-o", str(tmp_path / "out"), "--engine", "debug", "--takes", "2", "--seed", "3",
+               "--prompt", "glass breaking"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap
+    assert "3/3 clips" in cap.err and "left" in cap.err
+    assert "done 3, cached 0, failed 0" in cap.out
+    assert f"stems:    {tmp_path / 'out' / 'stems'}" in cap.out and "e.foley.otio" in cap.out
+    stems = sorted((tmp_path / "out" / "stems").glob("*.wav"))
+    assert len(stems) == 6 and all(s.name.startswith("GLASBrk_Glass Breaking C00") for s in stems)
+    side = json.loads(stems[1].with_suffix(".json").read_text())
+    assert side["settings"]["seed"] == 3 and side["settings"]["take_seed"] == 4
+
+    bad = edit(tmp_path / "bad.otio", [[clip("gone", tmp_path / "nope.mp4", 0, 10, RATE)]], RATE)
+    rc = main(["batch", str(bad), "-o", str(tmp_path / "out2"), "--engine", "debug", "--quiet"])
+    cap = capsys.readouterr()
+    assert rc == 1 and "FAILED" in cap.out and "media not found" in cap.out and cap.err == ""
+
+    rc = main(["batch", str(tmp_path / "missing.otio"), "-o", str(tmp_path / "out3"), "--engine", "debug"])
+    assert rc == 2 and "not found" in capsys.readouterr().err
