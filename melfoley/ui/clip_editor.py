@@ -93,11 +93,6 @@ class ClipEditor(QWidget):
         for w in (self.smooth_button, self.scale_factor, self.scale_button, self.reset_button):
             tools.addWidget(w)
         tools.addStretch(1)
-        legend = QLabel("<span style='color:#f0a030'>\u2014 energy</span> &nbsp; "
-                        "<span style='color:#8b9099'>- - predicted</span> &nbsp; "
-                        "<span style='color:#3d7fb8'>\u25a0 motion</span> &nbsp; "
-                        "<span style='color:#4fa36c'>\u25a0 take</span>")
-        tools.addWidget(legend)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)

@@ -112,7 +112,7 @@ class ClipListModel(QAbstractTableModel):
             return ("", str(row.number), f"{row.name or '(unnamed)'}\n{row.track}  {row.clip_id}",
                     row.timecode, format_duration(row.duration), self._status_text(row))[col]
         if role == Qt.ItemDataRole.DecorationRole and col == 0:
-            return row.thumbnail
+            return row.thumbnail if row.thumbnail is not None else _placeholder(bool(row.problem))
         if role == Qt.ItemDataRole.ForegroundRole and col == 5:
             return QColor(theme.STATUS_COLOURS.get(row.status, theme.TEXT))
         if role == Qt.ItemDataRole.FontRole and col == 3:
@@ -145,6 +145,26 @@ class ClipListModel(QAbstractTableModel):
         return "\n".join(lines)
 
 
+_PLACEHOLDERS: dict[bool, QPixmap] = {}
+
+
+def _placeholder(missing: bool) -> QPixmap:
+    """A dark frame saying "no media" (or nothing yet, while thumbnails decode)."""
+    if missing not in _PLACEHOLDERS:
+        from PySide6.QtGui import QPainter
+
+        pm = QPixmap(THUMB)
+        pm.fill(QColor(theme.BASE))
+        p = QPainter(pm)
+        p.setPen(QColor(theme.STATUS_COLOURS["failed"] if missing else theme.BORDER))
+        p.drawRect(0, 0, THUMB.width() - 1, THUMB.height() - 1)
+        if missing:
+            p.drawText(pm.rect(), int(Qt.AlignmentFlag.AlignCenter), "no media")
+        p.end()
+        _PLACEHOLDERS[missing] = pm
+    return _PLACEHOLDERS[missing]
+
+
 class ClipListView(QTableView):
     selection_changed = Signal(list)  # clip ids, in timeline order
 
@@ -162,9 +182,11 @@ class ClipListView(QTableView):
         self.verticalHeader().setDefaultSectionSize(THUMB.height() + 8)
         head = self.horizontalHeader()
         head.setStretchLastSection(True)
-        for col, width in enumerate((THUMB.width() + 10, 34, 150, 104, 72, 160)):
+        head.setStretchLastSection(False)
+        for col, width in enumerate((THUMB.width() + 10, 30, 150, 100, 76, 150)):
             self.setColumnWidth(col, width)
-        head.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        head.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        head.setMinimumSectionSize(30)
         self.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit(self.selected_ids()))
 
     def set_rows(self, rows: list[ClipRow]) -> None:

@@ -216,7 +216,8 @@ class CurveEditor(QWidget):
         n = self._energy.shape[0]
         if n == 0:
             p.setPen(QColor(theme.TEXT_DIM))
-            p.drawText(r, Qt.AlignmentFlag.AlignCenter, self._message)
+            p.drawText(r.adjusted(24, 8, -24, -8), int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
+                       self._message)
             return
         self._paint_grid(p, r)
         if self._selection:
@@ -235,10 +236,26 @@ class CurveEditor(QWidget):
         self._paint_line(p, r, self._predicted, QPen(QColor(theme.TEXT_DIM), 1, Qt.PenStyle.DashLine))
         self._paint_fill(p, r, self._energy, theme.ACCENT, 35)
         self._paint_line(p, r, self._energy, QPen(QColor(theme.ACCENT), 2))
+        self._paint_legend(p, r)
         if self._playhead is not None and self._duration > 0:
             x = r.left() + min(1.0, self._playhead / self._duration) * r.width()
             p.setPen(QPen(QColor(theme.PLAYHEAD), 2))
             p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
+
+    def _paint_legend(self, p: QPainter, r: QRectF) -> None:
+        items = [("energy", theme.ACCENT), ("predicted", theme.TEXT_DIM)]
+        if self._motion.size:
+            items.append(("motion", theme.MOTION))
+        if self._audio.size:
+            items.append(("take", theme.WAVE))
+        fm = p.fontMetrics()
+        x = r.right() - 8 - sum(fm.horizontalAdvance(t) + 26 for t, _ in items)
+        y = r.top() + 6
+        for text, colour in items:
+            p.fillRect(QRectF(x, y + fm.height() / 2 - 2, 12, 4), QColor(colour))
+            p.setPen(QColor(theme.TEXT_DIM))
+            p.drawText(QRectF(x + 16, y, fm.horizontalAdvance(text) + 4, fm.height()), text)
+            x += fm.horizontalAdvance(text) + 26
 
     def _paint_grid(self, p: QPainter, r: QRectF) -> None:
         p.setPen(QColor(theme.TEXT_DIM))

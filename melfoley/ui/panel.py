@@ -128,7 +128,7 @@ class FoleyPanel(QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
-        split.setSizes([600, 800])
+        split.setSizes([640, 760])
         self.status = QLabel("")
         self.status.setObjectName("hint")
         self.status.setWordWrap(True)
@@ -158,6 +158,11 @@ class FoleyPanel(QWidget):
             return None
         self.session, self.current = session, None
         self.previews.clear()
+        self.player.load([], 22050)
+        self.transport.set_frames(None, None)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
         rows = []
         for cid, st in session.states.items():
             c = st.clip
@@ -230,7 +235,9 @@ class FoleyPanel(QWidget):
             why = st.problem or self.clips.clip_model.get(cid).problem
             self.editor.clear(f"This clip cannot be done: {why}")
             self.editor.setEnabled(False)
+            self._sync_buttons()
             return
+        self._sync_buttons()
         self._show_preview(cid)
 
     def _engine_of(self, cid: str) -> str:
@@ -471,6 +478,8 @@ class FoleyPanel(QWidget):
         self.save_button.setEnabled(has)
         self.takes.set_busy(gen and self.current is not None
                             and self.session.state(self.current).status == "generating")
+        row = self.clips.clip_model.get(self.current) if self.current else None
+        self.takes.regen_button.setEnabled(bool(row and not row.problem and not gen))
 
     def shutdown(self, msecs: int = 10000) -> None:
         """Cancel work, stop audio and wait for the pool (call before the widget goes away)."""

@@ -46,7 +46,7 @@ QPushButton#primary {{ background: {ACCENT_DIM}; border-color: {ACCENT}; font-we
 QLineEdit, QSpinBox, QComboBox, QPlainTextEdit {{ background: {BASE}; border: 1px solid {BORDER};
     border-radius: 3px; padding: 3px 5px; selection-background-color: {ACCENT_DIM}; }}
 QLineEdit:focus, QSpinBox:focus, QComboBox:focus {{ border-color: {ACCENT}; }}
-QTableView, QListWidget, QTreeView {{ background: {BASE}; alternate-background-color: {PANEL};
+QTableView, QListWidget, QListView, QTreeView {{ background: {BASE}; alternate-background-color: {PANEL};
     border: 1px solid {BORDER}; selection-background-color: {ACCENT_DIM}; selection-color: {TEXT};
     gridline-color: {BORDER}; }}
 QHeaderView::section {{ background: {PANEL}; color: {TEXT_DIM}; border: none;
