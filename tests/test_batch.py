@@ -173,3 +173,34 @@ def test_cli_progress_report_and_exit_codes(tmp_path, media, capsys):
 
     rc = main(["batch", str(tmp_path / "missing.otio"), "-o", str(tmp_path / "out3"), "--engine", "debug"])
     assert rc == 2 and "not found" in capsys.readouterr().err
+
+
+def test_the_shipped_demo_edit_foleys(tmp_path):
+    from pathlib import Path
+
+    import melfoley
+
+    demo = Path(melfoley.__file__).parent / "resources" / "demo" / "demo.otio"
+    report = run_batch(demo, tmp_path / "demo")
+    assert report.ok, report.to_dict()
+    assert [c.status for c in report.clips] == ["done"] * 3
+    assert sum(len(c.stems) for c in report.clips) == 4  # the first shot asks for 2 takes
+    side = json.loads(Path(report.clips[1].stems[0]).with_suffix(".json").read_text())
+    assert [s["prompt"] for s in side["settings"]["segments"]] == ["leaves rustling", "clothing rustle",
+                                                                  "leaves rustling"]
+    assert side["clip"]["record_in_timecode"] == "01:00:02:12"
+
+
+def test_an_engine_that_cannot_load_fails_each_clip_with_its_reason(tmp_path, media):
+    from melfoley.core.errors import WeightsError
+
+    calls = []
+
+    def factory(name):
+        calls.append(name)
+        raise WeightsError(f"{name} engine weights missing; train them")
+
+    report = run_batch(_three(tmp_path, media), tmp_path / "out", engine_factory=factory)
+    assert [c.status for c in report.clips] == ["failed"] * 3
+    assert all("weights missing" in c.reason for c in report.clips)
+    assert calls == ["debug"]  # tried once, remembered

@@ -125,14 +125,22 @@ class BatchRunner:
         self._engine_factory = engine_factory
         self.cache = TakeCache(config.cache_root) if config.use_cache else None
         self._probes: dict[str, object] = {}
+        self._engine_errors: dict[str, str] = {}
 
     # ------------------------------------------------------------------ helpers
     def engine(self, name: str):
-        if self._engine_factory is not None:
-            return self._engine_factory(name)
-        from ..core.engine import get_engine
+        """The resident engine ``name``; a failure to build it is remembered (and re-raised per clip)."""
+        if name in self._engine_errors:
+            raise MelfoleyError(self._engine_errors[name])
+        try:
+            if self._engine_factory is not None:
+                return self._engine_factory(name)
+            from ..core.engine import get_engine
 
-        return get_engine(name)
+            return get_engine(name)
+        except MelfoleyError as exc:
+            self._engine_errors[name] = str(exc)
+            raise
 
     def _probe(self, clip: PictureClip):
         from ..core.video import probe
