@@ -188,7 +188,7 @@ def test_the_shipped_demo_edit_foleys(tmp_path):
     side = json.loads(Path(report.clips[1].stems[0]).with_suffix(".json").read_text())
     assert [s["prompt"] for s in side["settings"]["segments"]] == ["leaves rustling", "clothing rustle",
                                                                   "leaves rustling"]
-    assert side["clip"]["record_in_timecode"] == "01:00:02:12"
+    assert side["clip"]["record_in_timecode"] == "01:00:02:22"  # 60 + 12 frames at 25 fps
 
 
 def test_an_engine_that_cannot_load_fails_each_clip_with_its_reason(tmp_path, media):
