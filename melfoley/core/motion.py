@@ -27,9 +27,11 @@ import numpy as np
 
 from .mel import get_mel_config
 
-WORK_SIDE = 48  # px: short side of the grayscale frames the flow runs on
+WORK_SIDE = 32  # px: short side of the grayscale frames the flow runs on
 BLOCK = 4  # px: flow block size at the working size
-SEARCH = 4  # px: flow search radius at the working size
+SEARCH = 5  # px: flow search radius at the working size
+CHANGE_MIN = 1.5  # grey levels per pixel: blocks changing less are still
+MIN_MOMENTUM = 0.02  # weight * px per block below which a frame counts as still
 MATCH_RATIO = 0.35  # best-shift residual / no-motion residual a block must reach to count
 ZERO_BIAS = 0.4  # grey levels per pixel per px of shift: prefer no motion on flat blocks
 
@@ -55,7 +57,7 @@ class TimingCalibration:
     floor_d: float = 0.08
     peak_d: float = 0.12
     motion_gain: float = 0.06  # E added by sustained motion at the clip's full motion level
-    onset_threshold: float = 0.2  # contact strength (fraction of moving mass lost) to count
+    onset_threshold: float = 0.6  # contact strength (fraction of moving mass lost) to count
     min_gap_s: float = 0.06  # onsets closer than this merge
     cut_threshold: float = 0.5  # L1 histogram change (0..2) that counts as a cut
     cut_peak_e: float = 0.4  # level of the sound-change accent at a cut
@@ -91,80 +93,71 @@ def to_gray_small(frames: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
     return np.ascontiguousarray(gray)
 
 
-def _block_sum(x: np.ndarray, b: int) -> np.ndarray:
+def _cells(x: np.ndarray, c: int) -> np.ndarray:
+    """Sum over non-overlapping c x c cells of the last two axes."""
     h, w = x.shape[-2:]
-    return x.reshape(x.shape[:-2] + (h // b, b, w // b, b)).sum(axis=(-3, -1))
+    return x.reshape(x.shape[:-2] + (h // c, c, w // c, c)).sum(axis=(-3, -1))
 
 
-def _shifts(r: int) -> np.ndarray:
-    return np.array([(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)], np.int64)
+def _blocks(cells: np.ndarray) -> np.ndarray:
+    """Blocks of 2 x 2 cells at a stride of one cell (half-overlapping blocks)."""
+    return cells[..., :-1, :-1] + cells[..., 1:, :-1] + cells[..., :-1, 1:] + cells[..., 1:, 1:]
 
 
-def block_flow(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flow of each block from frame i-1 to i: ([N-1, by, bx, 2] (dx, dy) px, [N-1, by, bx] weight).
+def match_blocks(cur: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each block of ``cur`` is found in ``ref``: ([N, by, bx, 2] (dx, dy) px, [N, by, bx] weight).
 
-    Two levels: an exhaustive search over +-SEARCH px at half size (blocks of BLOCK px there),
-    then +-1 px around twice that at full working size (blocks of 2*BLOCK px), then a sub-pixel
-    parabola. The weight is the mean absolute difference per pixel saved by the best shift
-    over no motion (0 on still or flat blocks).
+    Blocks of BLOCK px at a stride of BLOCK / 2. Only blocks that change between the two
+    frames are searched (the rest have zero motion and weight): exhaustive search over
+    +-SEARCH px with a small bias towards no motion, then a sub-pixel parabola on each axis.
+    The weight is the mean absolute difference per pixel that the best shift saves over no
+    shift; it is 0 on still or flat blocks and on blocks the best shift explains only
+    loosely (background uncovered by a moving object matches some other background).
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
-    n1 = gray.shape[0] - 1
-    b0, r = 2 * BLOCK, SEARCH
-    h0, w0 = (gray.shape[1] // b0) * b0, (gray.shape[2] // b0) * b0
-    g0 = gray[:, :h0, :w0]
-    g1 = g0.reshape(-1, h0 // 2, 2, w0 // 2, 2).mean(axis=(2, 4))
-    by, bx = h0 // b0, w0 // b0
-    # level 1: exhaustive search
-    cur1, prev1 = g1[1:], g1[:-1]
-    pad1 = np.pad(prev1, ((0, 0), (r, r), (r, r)), mode="edge")
-    win = sliding_window_view(pad1, cur1.shape[1:], axis=(1, 2))  # [N-1, 2r+1, 2r+1, h1, w1]
-    # window (a, b) holds prev shifted by d = (r - a, r - b): content at p came from p - d
-    sad1 = _block_sum(np.abs(cur1[:, None, None] - win), BLOCK)  # [N-1, 2r+1, 2r+1, by, bx]
-    sh1 = _shifts(r)
-    sad1 = sad1[:, ::-1, ::-1].reshape(n1, -1, by, bx)
-    bias1 = ZERO_BIAS * BLOCK * BLOCK * np.abs(sh1).sum(axis=1)
-    d1 = sh1[np.argmin(sad1 + bias1[None, :, None, None], axis=1)]  # [N-1, by, bx, 2] (dy, dx)
-    # level 0: +-1 px around 2 * d1
-    rr = 2 * r + 1
-    cur0 = g0[1:]
-    pad0 = np.pad(g0[:-1], ((0, 0), (rr, rr), (rr, rr)), mode="edge")
-    base = np.repeat(np.repeat(2 * d1, b0, axis=1), b0, axis=2)  # per pixel [N-1, h0, w0, 2]
-    yy, xx = np.indices((h0, w0))
-    nn = np.arange(n1)[:, None, None]
-    offs = _shifts(1)
-    cost0 = np.empty((n1, len(offs), by, bx), np.float32)
-    for k, (oy, ox) in enumerate(offs):
-        src = pad0[nn, yy + rr - base[..., 0] - oy, xx + rr - base[..., 1] - ox]
-        cost0[:, k] = _block_sum(np.abs(cur0 - src), b0)
-    zero = _block_sum(np.abs(cur0 - g0[:-1]), b0)
-    shift0 = 2 * d1[:, None] + offs[None, :, None, None, :]  # [N-1, 9, by, bx, 2]
-    cost0b = cost0 + ZERO_BIAS * b0 * b0 * np.abs(shift0).sum(axis=-1) / 2
-    kbest = np.argmin(cost0b, axis=1)
-    d = np.take_along_axis(shift0, kbest[:, None, ..., None], 1)[:, 0].astype(np.float32)
-    best = np.take_along_axis(cost0, kbest[:, None], 1)[:, 0]
-    weight = np.maximum(zero - best, 0.0) / (b0 * b0)
-    # a block uncovered by a moving object matches some still background only loosely:
-    # keep blocks whose best shift explains most of the change
-    weight = np.where(best <= MATCH_RATIO * zero, weight, 0.0)
-    # sub-pixel parabola along each axis where both neighbours were evaluated
-    flat = cost0b
-    ky, kx = kbest // 3, kbest % 3
-    for axis, kk in ((0, ky), (1, kx)):
-        inner = kk == 1
-        if axis == 0:
-            cm = np.take_along_axis(flat, (0 * 3 + kx)[:, None], 1)[:, 0]
-            c0 = np.take_along_axis(flat, (1 * 3 + kx)[:, None], 1)[:, 0]
-            cp = np.take_along_axis(flat, (2 * 3 + kx)[:, None], 1)[:, 0]
-        else:
-            cm = np.take_along_axis(flat, (ky * 3 + 0)[:, None], 1)[:, 0]
-            c0 = np.take_along_axis(flat, (ky * 3 + 1)[:, None], 1)[:, 0]
-            cp = np.take_along_axis(flat, (ky * 3 + 2)[:, None], 1)[:, 0]
-        den = cm - 2 * c0 + cp
-        frac = np.where(inner & (den > 1e-6), 0.5 * (cm - cp) / np.maximum(den, 1e-6), 0.0)
-        d[..., axis] += np.clip(frac, -0.5, 0.5) * (weight > 0)
-    return d[..., ::-1].copy(), weight
+    r, c, b = SEARCH, BLOCK // 2, BLOCK
+    n = cur.shape[0]
+    h, w = (cur.shape[1] // c) * c, (cur.shape[2] // c) * c
+    cur, ref = cur[:, :h, :w], ref[:, :h, :w]
+    area = b * b
+    zero = _blocks(_cells(np.abs(cur - ref), c))  # [N, by, bx]
+    by, bx = zero.shape[1:]
+    flow = np.zeros((n, by, bx, 2), np.float32)
+    weight = np.zeros((n, by, bx), np.float32)
+    fi, yi, xi = np.nonzero(zero > CHANGE_MIN * area)
+    if fi.size == 0:
+        return flow, weight
+    side = 2 * r + 1
+    sh = np.array([(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)], np.float32)
+    bias = ZERO_BIAS * area * np.abs(sh).sum(axis=1)
+    pad = np.pad(ref, ((0, 0), (r, r), (r, r)), mode="edge")
+    cur_win = sliding_window_view(cur, (b, b), axis=(1, 2))[:, ::c, ::c]
+    ref_win = sliding_window_view(pad, (b + 2 * r, b + 2 * r), axis=(1, 2))[:, ::c, ::c]
+    for s0 in range(0, fi.size, 2048):
+        sel = slice(s0, s0 + 2048)
+        f, y, x = fi[sel], yi[sel], xi[sel]
+        blk = cur_win[f, y, x]  # [M, b, b]
+        win = sliding_window_view(ref_win[f, y, x], (b, b), axis=(1, 2))  # [M, side, side, b, b]
+        sad = np.abs(win - blk[:, None, None]).sum(axis=(-2, -1)).reshape(len(f), -1)
+        cost = sad + bias
+        k = np.argmin(cost, axis=1)
+        z = sad[:, (side * side) // 2]
+        best = sad[np.arange(len(f)), k]
+        wt = np.where(best <= MATCH_RATIO * z, np.maximum(z - best, 0.0) / area, 0.0)
+        d = sh[k]  # (dy, dx)
+        for axis, step in ((0, side), (1, 1)):
+            kk = (k // side) if axis == 0 else (k % side)
+            inner = (kk > 0) & (kk < side - 1) & (wt > 0)
+            rows = np.arange(len(f))
+            cm = cost[rows, np.clip(k - step, 0, side * side - 1)]
+            cp = cost[rows, np.clip(k + step, 0, side * side - 1)]
+            den = cm - 2 * cost[rows, k] + cp
+            frac = np.where(inner & (den > 1e-6), 0.5 * (cm - cp) / np.maximum(den, 1e-6), 0.0)
+            d[:, axis] += np.clip(frac, -0.5, 0.5)
+        flow[f, y, x] = d[:, ::-1]
+        weight[f, y, x] = wt
+    return flow, weight
 
 
 def histogram_change(frames: np.ndarray, bins: int = 8) -> np.ndarray:
@@ -195,28 +188,24 @@ def analyse_frames(frames: np.ndarray) -> PictureEvents:
     if n < 2:
         return PictureEvents(motion, contact, cut)
     gray = to_gray_small(frames)
-    flow, weight = block_flow(gray)  # interval k: frame k -> k+1
     hc = histogram_change(frames)
     cut[1:] = hc > CALIBRATION.cut_threshold
-    speed = np.linalg.norm(flow, axis=-1)
-    motion[1:] = (weight * speed).mean(axis=(1, 2))
-    # directional momentum of each interval: mass moving +x, -x, +y, -y
-    vx, vy = flow[..., 0], flow[..., 1]
-    q = np.stack([np.maximum(vx, 0), np.maximum(-vx, 0), np.maximum(vy, 0), np.maximum(-vy, 0)], -1)
-    q = (q * weight[..., None]).sum(axis=(1, 2))  # [N-1, 4]
+    # for every frame k, how its content arrived (from k-1) and how it leaves (to k+1)
+    v_out, w_out = match_blocks(gray[:-1], gray[1:])  # frames 0..N-2
+    s_in, w_in = match_blocks(gray[1:], gray[:-1])  # frames 1..N-1
+    v_in = -s_in
+    motion[1:] = (w_in * np.linalg.norm(v_in, axis=-1)).mean(axis=(1, 2))
     if n >= 3:
-        # deceleration between intervals k-1 and k that persists into k+1 (a flow dropout
-        # in one interval is not a contact)
-        after = np.maximum(q[1:], np.concatenate([q[2:], q[-1:]]))
-        lost = np.maximum(q[:-1] - after, 0).sum(axis=1)
-        before = q[:-1].sum(axis=1)
-        frac = lost / np.maximum(before, 1e-6)
-        scale = max(float(np.percentile(q.sum(axis=1), 95)), 1e-6)
-        strength = frac * np.sqrt(np.clip(lost / scale, 0, None))
-        # located at the frame shared by the two intervals: frame k (intervals k-1->k, k->k+1)
-        contact[1:-1] = strength
+        vi, wi = v_in[:-1], w_in[:-1]  # frames 1..N-2
+        vo, wo = v_out[1:], w_out[1:]
+        om = np.maximum(wi, wo)
+        acc = (om * np.linalg.norm(vo - vi, axis=-1)).sum(axis=(1, 2))
+        mom = (om * (np.linalg.norm(vi, axis=-1) + np.linalg.norm(vo, axis=-1))).sum(axis=(1, 2))
+        frac = acc / np.maximum(mom, 1e-6)  # 1 for a stop or a reversal, ~0 for steady motion
+        scale = max(float(np.percentile(acc, 95)), 1e-6)
+        contact[1:-1] = frac * np.sqrt(np.clip(acc / scale, 0, None))
         # a still picture must not produce contacts from compression noise
-        contact[1:-1][before < 0.02 * gray.shape[1] * gray.shape[2] / (2 * BLOCK) ** 2] = 0
+        contact[1:-1][mom < MIN_MOMENTUM * om.shape[1] * om.shape[2]] = 0
     # flow across a cut is meaningless
     for k in np.flatnonzero(cut):
         contact[max(0, k - 1):k + 2] = 0

@@ -156,7 +156,7 @@ def _paste(canvas: np.ndarray, sprite, cx: float, cy: float) -> None:
 
 
 def _random_impacts(rng, duration: float, kind: str) -> list[float]:
-    gap = (0.45, 0.9) if kind != "drop" else (0.3, 0.8)
+    gap = {"drop": (0.3, 0.8), "bounce": (0.45, 0.9), "collide": (0.6, 1.0)}[kind]
     t, out = 0.6 + rng.uniform(0, 0.3), []
     while t < duration - 0.3:
         out.append(t)
@@ -207,26 +207,30 @@ def _bounce_positions(t: float, impacts: list[float], floor: float, w: int, r: i
 
 
 def _collide_positions(t: float, impacts: list[float], floor: float, w: int, r: int):
-    """Two pucks: accelerate towards each other from rest, meet and stop dead at each contact,
-    then ease apart (smooth start and stop) for the next run."""
-    cx, y = w / 2, floor - r
-    dist = cx - 2 * r - 6.0  # each puck's offset from its contact position at rest
-    prev = -1.0
+    """Two pucks: from rest they accelerate towards each other, meet at a contact and rebound,
+    then slide apart slowing down under friction until they rest, ready for the next run."""
+    cx, y = w / 2, floor
+    dist = min(cx - 2 * r - 6.0, 3.0 * r)  # each puck's run from rest to contact
+    prev = None
     for ti in impacts:
+        gap = ti - prev if prev is not None else ti
+        run = min(0.3, 0.45 * gap)
         if t < ti:
-            run = min(0.45, 0.6 * (ti - prev)) if prev >= 0 else min(0.45, ti)
-            if prev >= 0 and t < ti - run:  # easing back out after the last contact
-                u = (t - prev) / max(ti - run - prev, 1e-6)
-                off = dist * 0.5 * (1 - math.cos(math.pi * min(max(u, 0.0), 1.0)))
+            if prev is not None and t < ti - run:
+                # rebound: leaves the contact at the speed that brings it to rest at `dist`
+                # after time `slide` (constant friction deceleration)
+                slide = max(ti - run - prev, 1e-6)
+                u = min((t - prev) / slide, 1.0)
+                off = dist * (1 - (1 - u) ** 2)
             elif t < ti - run:
                 off = dist
             else:
                 u = (t - (ti - run)) / run
                 off = dist * (1 - u * u)  # constant acceleration from rest, full speed at contact
-            break
+            return [(cx - r - off, y), (cx + r + off, y)]
         prev = ti
-    else:
-        off = 0.0
+    u = min((t - prev) / 0.5, 1.0) if prev is not None else 1.0
+    off = dist * (1 - (1 - u) ** 2) if prev is not None else dist
     return [(cx - r - off, y), (cx + r + off, y)]
 
 
