@@ -40,7 +40,7 @@ def prepare_frames(frames: np.ndarray, size: int = SIZE) -> torch.Tensor:
     x = F.pad(x, (left, side - w - left, top, side - h - top), value=0.0)
     if side != size:
         x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x / 127.5 - 1.0
+    return (x / 127.5 - 1.0).clamp(-1.0, 1.0)
 
 
 class FrameEncoder(nn.Module):
@@ -158,10 +158,12 @@ class TransformersFrameEncoder(FrameEncoder):
     kind = "transformers"
 
     def __init__(self, folder: str | Path, out_dim: int = 768):
-        from transformers import AutoModel
+        import transformers
 
-        try:
-            model = AutoModel.from_pretrained(folder, local_files_only=True)
+        try:  # the class the folder was saved from (AutoModel would drop e.g. CLIP's visual projection)
+            arch = (transformers.AutoConfig.from_pretrained(folder, local_files_only=True).architectures or [""])[0]
+            cls = getattr(transformers, arch, None) or transformers.AutoModel
+            model = cls.from_pretrained(folder, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise WeightsError(f"no transformers vision model in {folder} ({str(exc)[:200]})") from exc
         cfg = model.config
