@@ -258,6 +258,9 @@ def test_otioz_input_resolves_media_inside_the_bundle(tmp_path):
     bundle = tmp_path / "z.otioz"
     otio.adapters.write_to_file(tl, str(bundle))
     media.unlink()  # only the bundled copy is left
-    src = read_timeline(bundle, extract_dir=tmp_path / "x")
+    src = read_timeline(bundle)  # unpacked into the user cache folder
     clip = find_picture_clips(src).clips[0]
     assert clip.media_path is not None and clip.media_path.read_bytes() == b"not really a movie"
+    from melfoley.core.userdirs import cache_dir
+
+    assert cache_dir() in clip.media_path.parents

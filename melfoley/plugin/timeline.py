@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -103,7 +102,7 @@ def read_timeline(path: str | os.PathLike, *, edl_rate: float | None = None,
     notes: list[str] = []
     kwargs: dict = {}
     if adapter == "otioz":
-        dest = Path(extract_dir) if extract_dir else Path(tempfile.mkdtemp(prefix="melfoley-otioz-"))
+        dest = Path(extract_dir) if extract_dir else _bundle_dir(path)
         dest.mkdir(parents=True, exist_ok=True)
         kwargs["extract_to_directory"] = str(dest)
     elif adapter == "otiod":
@@ -120,6 +119,19 @@ def read_timeline(path: str | os.PathLike, *, edl_rate: float | None = None,
     timeline = _pick_timeline(result, path, timeline_name, notes)
     bundle = Path(kwargs["extract_to_directory"]) if adapter == "otioz" else None
     return TimelineSource(timeline, path, adapter, _timeline_rate(timeline), tuple(notes), bundle)
+
+
+def _bundle_dir(path: Path) -> Path:
+    """Where an .otioz is unpacked: the user cache, one folder per bundle content (reused)."""
+    import hashlib
+
+    from ..core.userdirs import cache_dir
+
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return cache_dir() / "otioz" / h.hexdigest()[:20]
 
 
 def _read_edl(path: Path, edl_rate, notes) -> otio.core.SerializableObject:
