@@ -264,3 +264,17 @@ def test_otioz_input_resolves_media_inside_the_bundle(tmp_path):
     from melfoley.core.userdirs import cache_dir
 
     assert cache_dir() in clip.media_path.parents
+
+
+def test_otiod_input_resolves_bundled_media(tmp_path):
+    media = tmp_path / "shot.mov"
+    media.write_bytes(b"d")
+    tl = otio.schema.Timeline(name="d")
+    tr = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    tr.append(otio.schema.Clip(name="s", source_range=_tr(0, 10), media_reference=otio.schema.ExternalReference(
+        target_url=media.as_uri(), available_range=_tr(0, 100))))
+    tl.tracks.append(tr)
+    otio.adapters.write_to_file(tl, str(tmp_path / "d.otiod"))
+    media.unlink()
+    clip = find_picture_clips(read_timeline(tmp_path / "d.otiod")).clips[0]
+    assert clip.media_path is not None and clip.media_path.parent.parent == tmp_path / "d.otiod"
