@@ -29,6 +29,7 @@ from .mel import get_mel_config
 
 WORK_SIDE = 32  # px: short side of the grayscale frames the flow runs on
 BLOCK = 4  # px: flow block size at the working size
+STRIDE = 2  # px between flow blocks
 SEARCH = 5  # px: flow search radius at the working size
 CHANGE_MIN = 1.5  # grey levels per pixel: blocks changing less are still
 MIN_MOMENTUM = 0.02  # weight * px per block below which a frame counts as still
@@ -110,10 +111,17 @@ def _blocks(cells: np.ndarray) -> np.ndarray:
     return cells[..., :-1, :-1] + cells[..., 1:, :-1] + cells[..., :-1, 1:] + cells[..., 1:, 1:]
 
 
+def _sad(win: np.ndarray, blk: np.ndarray) -> np.ndarray:
+    """Sum of absolute differences of blocks [M, b, b] against windows [M, s, s, b, b] -> [M, s, s]."""
+    x = win - blk[:, None, None]
+    np.abs(x, out=x)
+    return x.sum(axis=(-2, -1))
+
+
 def match_blocks(cur: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where each block of ``cur`` is found in ``ref``: ([N, by, bx, 2] (dx, dy) px, [N, by, bx] weight).
 
-    Blocks of BLOCK px at a stride of BLOCK / 2. Only blocks that change between the two
+    Blocks of BLOCK px at a stride of STRIDE px. Only blocks that change between the two
     frames are searched (the rest have zero motion and weight): exhaustive search over
     +-SEARCH px with a small bias towards no motion, then a sub-pixel parabola on each axis.
     The weight is the mean absolute difference per pixel that the best shift saves over no
@@ -122,12 +130,12 @@ def match_blocks(cur: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
-    r, c, b = SEARCH, BLOCK // 2, BLOCK
+    r, c, b = SEARCH, STRIDE, BLOCK
     n = cur.shape[0]
     h, w = (cur.shape[1] // c) * c, (cur.shape[2] // c) * c
     cur, ref = cur[:, :h, :w], ref[:, :h, :w]
     area = b * b
-    zero = _blocks(_cells(np.abs(cur - ref), c))  # [N, by, bx]
+    zero = sliding_window_view(np.abs(cur - ref), (b, b), axis=(1, 2))[:, ::c, ::c].sum(axis=(-2, -1))  # [N, by, bx]
     by, bx = zero.shape[1:]
     flow = np.zeros((n, by, bx, 2), np.float32)
     weight = np.zeros((n, by, bx), np.float32)
@@ -145,7 +153,7 @@ def match_blocks(cur: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarr
         f, y, x = fi[sel], yi[sel], xi[sel]
         blk = cur_win[f, y, x]  # [M, b, b]
         win = sliding_window_view(ref_win[f, y, x], (b, b), axis=(1, 2))  # [M, side, side, b, b]
-        sad = np.abs(win - blk[:, None, None]).sum(axis=(-2, -1)).reshape(len(f), -1)
+        sad = _sad(win, blk).reshape(len(f), -1)
         cost = sad + bias
         k = np.argmin(cost, axis=1)
         z = sad[:, (side * side) // 2]
