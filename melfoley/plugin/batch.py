@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
@@ -359,7 +358,3 @@ def _write_json(path: Path, doc: dict) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_text(path, json.dumps(doc, indent=1, default=str))
-
-
-def fraction_str(x: Fraction) -> str:
-    return f"{x.numerator}/{x.denominator}" if x.denominator != 1 else str(x.numerator)
