@@ -176,7 +176,7 @@ class MelQCDPipeline:
         f = 2 ** (len(self.vae.config.block_out_channels) - 1)
         shape = (self.unet.config.in_channels, get_mel_config(self.config.mel).n_mels // f,
                  self.config.window_frames // f)
-        noise = [torch.randn(shape, generator=generators[w.clip], dtype=torch.float32) for w in windows]
+        noise = [torch.randn(shape, generator=generators[w.clip], dtype=torch.float32, device="cpu") for w in windows]
         return (torch.stack(noise) * init_sigma).to(self.device, self.dtype)
 
     def denoise(self, latents, cond, uncond, moments, scheduler, guidance_scale, controlnet_scale,
@@ -188,6 +188,8 @@ class MelQCDPipeline:
         for i, t in enumerate(scheduler.timesteps):
             if self._interrupt:
                 break
+            if self.config.clone_residuals:  # compiled with CUDA graphs: a new step begins
+                torch.compiler.cudagraph_mark_step_begin()
             x = torch.cat([latents, latents]) if cfg else latents
             x = scheduler.scale_model_input(x, t)
             down, mid = self.controlnet(x, t, encoder_hidden_states=text, controlnet_cond=hint,

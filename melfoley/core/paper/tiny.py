@@ -100,7 +100,7 @@ def _redraw_zero_layers(controlnet, generator: torch.Generator, std: float = 0.5
     with torch.no_grad():
         for layer in layers:
             for p in layer.parameters():
-                p.copy_(torch.randn(p.shape, generator=generator) * std)
+                p.copy_(torch.randn(p.shape, generator=generator, device="cpu") * std)
 
 
 def build_components(preset: str = "tiny", seed: int = 0) -> dict:
