@@ -32,6 +32,8 @@ BLOCK = 4  # px: flow block size at the working size
 STRIDE = 2  # px between flow blocks
 SEARCH = 5  # px: flow search radius at the working size
 CHANGE_MIN = 1.5  # grey levels per pixel: blocks changing less are still
+REPEAT_LEVEL = 0.5  # grey levels: a frame whose every 4x4 patch changes less repeats the previous
+HOLD_FRAMES = 2  # repeats in a row that make a hold rather than a timing artefact
 MIN_MOMENTUM = 0.02  # weight * px per block below which a frame counts as still
 MATCH_RATIO = 0.35  # best-shift residual / no-motion residual a block must reach to count
 ZERO_BIAS = 0.4  # grey levels per pixel per px of shift: prefer no motion on flat blocks
@@ -187,27 +189,50 @@ def histogram_change(frames: np.ndarray, bins: int = 8) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PictureEvents:
-    """Per video frame: motion energy, contact strength, and frames that begin a new shot."""
+    """Per distinct picture (exact repeats dropped): its time, motion, contact strength, cut flag."""
 
-    motion: np.ndarray  # [N] motion energy of the interval ending at each frame (0 at frame 0)
-    contact: np.ndarray  # [N] contact strength located at each frame (0..~1)
-    cut: np.ndarray  # [N] bool, True on the first frame of a new shot
+    times: np.ndarray  # [M] seconds
+    motion: np.ndarray  # [M] motion energy of the interval ending at each frame (0 at the first)
+    contact: np.ndarray  # [M] contact strength located at each frame (0..~2)
+    cut: np.ndarray  # [M] bool, True on the first frame of a new shot
 
 
-def analyse_frames(frames: np.ndarray) -> PictureEvents:
-    n = frames.shape[0]
+def analyse_frames(frames: np.ndarray, times: np.ndarray) -> PictureEvents:
+    """Motion, contacts and cuts of frames [N, H, W, 3] shown at ``times`` (seconds, rising).
+
+    Exact repeats (a held frame, a VFR clip conformed to a grid, pulldown) are dropped first
+    and velocities are taken per nominal frame interval, so irregular timing is neither a
+    stop nor a start.
+    """
+    times = np.asarray(times, np.float64)
+    gray = to_gray_small(frames)
+    if len(gray) >= 2:
+        change = np.abs(np.diff(gray, axis=0))
+        h, w = (gray.shape[1] // 4) * 4, (gray.shape[2] // 4) * 4
+        local = change[:, :h, :w].reshape(len(change), h // 4, 4, w // 4, 4).mean(axis=(2, 4))
+        repeat = local.max(axis=(1, 2)) < REPEAT_LEVEL  # nothing changed anywhere
+        keep = np.concatenate([[True], ~repeat])
+        # a hold of HOLD_FRAMES or more repeats is real stillness (an object at rest): keep
+        # its last frame so that the stop before it shows as a stop
+        run = 0
+        for i in range(1, len(keep)):
+            run = run + 1 if not keep[i] else 0
+            if run >= HOLD_FRAMES and (i + 1 == len(keep) or keep[i + 1]):
+                keep[i] = True
+        gray, times, frames = gray[keep], times[keep], frames[keep]
+    n = len(gray)
     motion = np.zeros(n, np.float32)
     contact = np.zeros(n, np.float32)
     cut = np.zeros(n, bool)
     if n < 2:
-        return PictureEvents(motion, contact, cut)
-    gray = to_gray_small(frames)
-    hc = histogram_change(frames)
-    cut[1:] = hc > CALIBRATION.cut_threshold
+        return PictureEvents(times, motion, contact, cut)
+    cut[1:] = histogram_change(frames) > CALIBRATION.cut_threshold
+    dt = np.diff(times)
+    pace = (dt / max(float(np.median(dt)), 1e-6))[:, None, None, None]  # intervals in nominal frames
     # for every frame k, how its content arrived (from k-1) and how it leaves (to k+1)
     v_out, w_out = match_blocks(gray[:-1], gray[1:])  # frames 0..N-2
     s_in, w_in = match_blocks(gray[1:], gray[:-1])  # frames 1..N-1
-    v_in = -s_in
+    v_out, v_in = v_out / pace, -s_in / pace
     motion[1:] = (w_in * np.linalg.norm(v_in, axis=-1)).mean(axis=(1, 2))
     if n >= 3:
         vi, wi = v_in[:-1], w_in[:-1]  # frames 1..N-2
@@ -224,11 +249,11 @@ def analyse_frames(frames: np.ndarray) -> PictureEvents:
     for k in np.flatnonzero(cut):
         contact[max(0, k - 1):k + 2] = 0
         motion[k] = 0
-    return PictureEvents(motion, contact, cut)
+    return PictureEvents(times, motion, contact, cut)
 
 
-def pick_peaks(x: np.ndarray, threshold: float, min_gap: int) -> np.ndarray:
-    """Indices of local maxima above ``threshold``, greedy strongest-first with a minimum gap."""
+def pick_peaks(x: np.ndarray, times: np.ndarray, threshold: float, min_gap: float) -> np.ndarray:
+    """Indices of local maxima above ``threshold``, strongest first, at least ``min_gap`` s apart."""
     if x.size == 0:
         return np.zeros(0, int)
     left = np.concatenate([[-np.inf], x[:-1]])
@@ -236,7 +261,7 @@ def pick_peaks(x: np.ndarray, threshold: float, min_gap: int) -> np.ndarray:
     cand = np.flatnonzero((x >= threshold) & (x >= left) & (x > right))
     chosen: list[int] = []
     for i in cand[np.argsort(-x[cand], kind="stable")]:
-        if all(abs(i - j) >= min_gap for j in chosen):
+        if all(abs(times[i] - times[j]) >= min_gap for j in chosen):
             chosen.append(int(i))
     return np.array(sorted(chosen), int)
 
@@ -256,10 +281,12 @@ def _envelope(n_frames: int, rate: float, onsets: np.ndarray, levels: np.ndarray
 
 
 def predict_timing(frames: np.ndarray, fps: float, n_frames: int, mel: str = "hifigan22k",
-                   calibration: TimingCalibration = CALIBRATION) -> TimingPrediction:
+                   calibration: TimingCalibration = CALIBRATION, *, times: np.ndarray | None = None
+                   ) -> TimingPrediction:
     """E_t, D_t (length ``n_frames`` on ``mel``'s frame grid) from frames sampled at ``fps``.
 
-    Frame ``i`` is at ``i / fps`` seconds from the clip start; mel frame ``j`` at
+    Frame ``i`` is at ``i / fps`` seconds from the clip start (or at ``times[i]`` when given,
+    e.g. the native times of a VFR clip, relative to the clip start); mel frame ``j`` at
     ``j / frame_rate``. An onset at ``t`` raises E at mel frame ``floor(t * frame_rate)``.
     """
     cal = calibration
@@ -272,15 +299,21 @@ def predict_timing(frames: np.ndarray, fps: float, n_frames: int, mel: str = "hi
         raise ValueError(f"fps must be positive, got {fps}")
     frames = np.asarray(frames)
     n = frames.shape[0] if frames.ndim == 4 else 0
-    ev = analyse_frames(frames) if n else PictureEvents(np.zeros(0), np.zeros(0), np.zeros(0, bool))
-    vt = np.arange(n) / float(fps)
+    if times is None:
+        times = np.arange(n) / float(fps)
+    times = np.asarray(times, np.float64)
+    if times.shape != (n,):
+        raise ValueError(f"times has shape {times.shape}; expected one time per frame ({n})")
+    if n:
+        ev = analyse_frames(frames, times)
+    else:
+        ev = PictureEvents(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, bool))
     mt = np.arange(n_frames) / rate
-    motion = np.interp(mt, vt, ev.motion).astype(np.float32) if n else np.zeros(n_frames, np.float32)
+    motion = np.interp(mt, ev.times, ev.motion).astype(np.float32) if n else np.zeros(n_frames, np.float32)
 
-    gap = max(1, int(round(cal.min_gap_s * fps)))
-    idx = pick_peaks(ev.contact, cal.onset_threshold, gap)
-    onsets = idx / float(fps)
-    cuts = np.flatnonzero(ev.cut) / float(fps)
+    idx = pick_peaks(ev.contact, ev.times, cal.onset_threshold, cal.min_gap_s)
+    onsets = ev.times[idx]
+    cuts = ev.times[ev.cut]
     strength = ev.contact[idx]
     top = max(float(strength.max()) if strength.size else 1.0, 1e-6)
     levels = cal.min_peak_e + (cal.peak_e - cal.min_peak_e) * np.clip(strength / top, 0, 1)

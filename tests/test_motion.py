@@ -1,0 +1,154 @@
+"""Timing from picture (melfoley.core.motion) on procedural videos with known contact frames."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from melfoley.core import synthvideo as sv
+from melfoley.core.corpus import load_manifest
+from melfoley.core.mel import get_mel_config
+from melfoley.core.motion import CALIBRATION, IMPACT_LABELS, measure_calibration, predict_timing
+from melfoley.core.video import read_frames
+
+RATE = get_mel_config("hifigan22k").frame_rate
+DURATION = 4.0
+
+
+def _match(truth, onsets, tol=0.05):
+    """Greedy one-to-one matching: (errors of matched truths, false positives, misses)."""
+    onsets = list(onsets)
+    errors, used = [], set()
+    for t in truth:
+        cands = [(abs(o - t), i) for i, o in enumerate(onsets) if i not in used and abs(o - t) <= tol]
+        if cands:
+            err, i = min(cands)
+            used.add(i)
+            errors.append(err)
+    return errors, len(onsets) - len(used), len(truth) - len(errors)
+
+
+def _predict(path, duration=DURATION, fps=None):
+    got = read_frames(path, 0.0, duration, size=96, fps=fps)
+    n_frames = int(round(duration * RATE))
+    return predict_timing(got.frames, got.fps, n_frames), n_frames
+
+
+@pytest.fixture(scope="module")
+def impact_runs(tmp_path_factory):
+    """(truth, prediction) for drop, bounce and collide videos at 25 and 29.97 fps."""
+    root = tmp_path_factory.mktemp("impacts")
+    runs = []
+    for kind in ("drop", "bounce", "collide"):
+        for seed, fps in ((1, Fraction(25)), (2, Fraction(30000, 1001))):
+            path = root / f"{kind}{seed}.mp4"
+            truth = sv.render_impact_video(path, kind=kind, fps=fps, duration=DURATION, seed=seed, size=(320, 240))
+            pred, n = _predict(path)
+            runs.append((kind, truth, pred, n))
+    return runs
+
+
+def test_onsets_at_contact_frames(impact_runs):
+    errors, fp, fn = [], 0, 0
+    for kind, truth, pred, _ in impact_runs:
+        assert len(truth) >= 3, kind
+        e, f, m = _match(truth, pred.onsets)
+        errors += e
+        fp += f
+        fn += m
+    tp = len(errors)
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    assert np.median(errors) <= 0.040
+    assert f1 >= 0.8, (tp, fp, fn)
+
+
+def test_energy_rises_at_the_contact_mel_frame_and_falls_between(impact_runs):
+    cal = CALIBRATION
+    for kind, truth, pred, n in impact_runs:
+        e = pred.energy
+        assert e.shape == (n,) and e.dtype == np.float32
+        assert pred.spread.shape == (n,) and pred.motion.shape == (n,)
+        matched = [t for t in truth if np.min(np.abs(pred.onsets - t)) <= 0.05]
+        for t in matched:
+            j = int(np.floor(t * RATE))
+            # a sharp rise at the contact's mel frame (not smeared before it)
+            assert e[j] - e[j - 1] > 0.5 * (cal.min_peak_e - cal.floor_e), (kind, t)
+            assert e[j - 3] < e[j] - 0.5 * (cal.min_peak_e - cal.floor_e), (kind, t)
+        # low between contacts: just before each contact E is back near the floor
+        for a, b in zip(truth[:-1], truth[1:]):
+            if b - a >= 0.45:
+                j = int(np.floor(b * RATE)) - 2
+                assert e[j] < cal.floor_e + 0.5 * (cal.min_peak_e - cal.floor_e), (kind, a, b)
+
+
+def test_vfr_video_conformed(tmp_path):
+    path = tmp_path / "vfr_drop.mp4"
+    truth = sv.render_impact_video(path, kind="drop", fps=30, duration=DURATION, seed=4, vfr=True)
+    pred, _ = _predict(path, fps=30.0)  # conform VFR to a uniform grid before analysis
+    errors, fp, fn = _match(truth, pred.onsets, tol=0.05)
+    assert len(errors) >= len(truth) - 1 and fp <= 1
+    assert np.median(errors) <= 0.040
+
+
+def test_still_picture_is_silent():
+    rng = np.random.default_rng(0)
+    still = np.repeat(rng.integers(0, 256, (1, 120, 160, 3), dtype=np.uint8), 75, axis=0)
+    noisy = np.clip(still.astype(int) + rng.integers(-1, 2, still.shape), 0, 255).astype(np.uint8)
+    for frames in (still, noisy):  # sensor/compression noise is not motion
+        pred = predict_timing(frames, 25.0, 258)
+        assert pred.onsets.size == 0 and pred.cuts.size == 0
+        np.testing.assert_allclose(pred.energy, CALIBRATION.floor_e, atol=0.01)
+        np.testing.assert_allclose(pred.spread, CALIBRATION.floor_d, atol=0.01)
+
+
+@pytest.mark.parametrize("n_frames", [0, 1, 17, 344, 1000])
+def test_energy_length_is_exactly_n_frames(n_frames):
+    frames = np.zeros((10, 64, 64, 3), np.uint8)
+    frames[5:, 20:40, 20:40] = 200
+    pred = predict_timing(frames, 24.0, n_frames)
+    for arr in (pred.energy, pred.spread, pred.motion):
+        assert arr.shape == (n_frames,)
+    assert np.all((pred.energy >= 0) & (pred.energy <= 1)) and np.all((pred.spread >= 0) & (pred.spread <= 1))
+    assert predict_timing(frames[:0], 24.0, 5).energy.shape == (5,)
+    with pytest.raises(ValueError):
+        predict_timing(frames, 0.0, 10)
+
+
+def test_cut_is_found_and_is_not_a_contact():
+    a = np.full((40, 90, 120, 3), (30, 60, 200), np.uint8)
+    b = np.full((40, 90, 120, 3), (220, 180, 40), np.uint8)
+    frames = np.concatenate([a, b])
+    pred = predict_timing(frames, 25.0, int(3.2 * RATE))
+    np.testing.assert_allclose(pred.cuts, [40 / 25.0])
+    assert pred.onsets.size == 0
+    j = int(np.floor(1.6 * RATE))
+    assert pred.energy[j] > pred.energy[j - 1] + 0.02
+
+
+def test_calibration_matches_corpus_statistics():
+    from melfoley.core.audio import read_audio
+    from melfoley.core.control import QCDControl
+
+    cal = CALIBRATION
+    assert 0.0 < cal.floor_e < cal.min_peak_e <= cal.peak_e < 1.0
+    assert 0.05 <= cal.decay_s <= 0.5 and 0.0 < cal.floor_d < 0.5 and 0.0 < cal.peak_d < 0.5
+    try:
+        items = [it for it in load_manifest() if it.label.startswith(IMPACT_LABELS)]
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"corpus not available: {exc}")
+    items = items[::10]  # about 23 impact recordings across the classes
+
+    def controls():
+        for it in items:
+            wave, sr = read_audio(it.path)
+            c = QCDControl.from_waveform(wave, sr, "hifigan22k", source=str(it.path))
+            yield it.label, c.energy, c.spread
+
+    got = measure_calibration(controls(), RATE)
+    assert got["onsets"] >= 10
+    assert abs(got["peak_e"] - cal.peak_e) < 0.06
+    assert abs(got["min_peak_e"] - cal.min_peak_e) < 0.08
+    assert abs(got["decay_s"] - cal.decay_s) < 0.08
+    assert abs(got["floor_e"] - cal.floor_e) < 0.12  # impact files are a bit quieter between hits
