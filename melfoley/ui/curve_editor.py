@@ -10,8 +10,8 @@ Every finished edit emits ``edited(np.ndarray)``. A playhead (seconds) is drawn 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QKeySequence, QPainter, QPainterPath, QPen, QShortcut
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QKeySequence, QPainter, QPainterPath, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from . import curve_ops, theme
@@ -44,7 +44,14 @@ class CurveEditor(QWidget):
         self._selecting = False
         self._playhead: float | None = None
         self._message = "Select a clip to see its energy curve"
+        self._version = 0
+        self._layer: QPixmap | None = None   # everything but the playhead, redrawn only on change
+        self._layer_key = None
         QShortcut(QKeySequence.StandardKey.Undo, self, self.undo, context=Qt.ShortcutContext.WidgetShortcut)
+
+    def _dirty(self) -> None:
+        self._version += 1
+        self.update()
 
     # ------------------------------------------------------------------ data
     def set_curve(self, energy, predicted=None, duration: float | None = None) -> None:
@@ -55,27 +62,27 @@ class CurveEditor(QWidget):
             self._duration = float(duration)
         self._selection = None
         self._undo.clear()
-        self.update()
+        self._dirty()
 
     def set_motion(self, motion) -> None:
         m = np.asarray(motion if motion is not None else [], dtype=np.float32).reshape(-1)
         peak = float(m.max()) if m.size else 0.0
         self._motion = m / peak if peak > 0 else m
-        self.update()
+        self._dirty()
 
     def set_waveform(self, audio) -> None:
         self._audio = np.asarray(audio if audio is not None else [], dtype=np.float32).reshape(-1)
-        self.update()
+        self._dirty()
 
     def set_message(self, text: str) -> None:
         self._message = text
-        self.update()
+        self._dirty()
 
     def clear(self, message: str = "") -> None:
         self._energy = self._predicted = self._motion = self._audio = np.zeros(0, np.float32)
         self._duration, self._selection, self._playhead = 0.0, None, None
         self._message = message or self._message
-        self.update()
+        self._dirty()
 
     def energy(self) -> np.ndarray:
         return self._energy.copy()
@@ -92,7 +99,7 @@ class CurveEditor(QWidget):
     def set_selection(self, lo: int, hi: int) -> None:
         lo, hi = sorted((int(lo), int(hi)))
         self._selection = (max(0, lo), min(self._energy.shape[0], hi)) if hi > lo else None
-        self.update()
+        self._dirty()
 
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
@@ -116,7 +123,7 @@ class CurveEditor(QWidget):
             self._undo.append(self._energy.copy())
             del self._undo[:-50]
         self._energy = new.astype(np.float32)
-        self.update()
+        self._dirty()
         self.edited.emit(self._energy.copy())
 
     def smooth(self, width: int = 9) -> None:
@@ -172,7 +179,7 @@ class CurveEditor(QWidget):
         else:
             self._undo.append(self._energy.copy())
             self._apply_stroke(i, v, i, v)
-        self.update()
+        self._dirty()
 
     def mouseMoveEvent(self, ev):
         if self._press is None:
@@ -197,7 +204,7 @@ class CurveEditor(QWidget):
             self._energy = curve_ops.drag_point(self._energy, i1, v1, radius)
         else:
             self._energy = curve_ops.draw_segment(self._energy, i0, v0, i1, v1)
-        self.update()
+        self._dirty()
 
     def wheelEvent(self, ev):
         """Wheel over a selection scales it by 5 % per notch (the quick way to ride a level)."""
@@ -207,7 +214,29 @@ class CurveEditor(QWidget):
 
     # ------------------------------------------------------------------ painting
     def paintEvent(self, _ev):
+        dpr = self.devicePixelRatioF()
+        key = (self.width(), self.height(), dpr, self._version)
+        if self._layer_key != key:
+            self._layer = QPixmap(int(self.width() * dpr), int(self.height() * dpr))
+            self._layer.setDevicePixelRatio(dpr)
+            lp = QPainter(self._layer)
+            try:
+                self._paint_layer(lp)
+            finally:
+                lp.end()
+            self._layer_key = key
         p = QPainter(self)
+        try:
+            p.drawPixmap(0, 0, self._layer)
+            r = self.plot_rect()
+            if self._energy.size and self._playhead is not None and self._duration > 0:
+                x = r.left() + min(1.0, self._playhead / self._duration) * r.width()
+                p.setPen(QPen(QColor(theme.PLAYHEAD), 2))
+                p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
+        finally:
+            p.end()
+
+    def _paint_layer(self, p: QPainter) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), QColor(theme.BASE))
         r = self.plot_rect()
@@ -229,18 +258,14 @@ class CurveEditor(QWidget):
             lo, hi = curve_ops.envelope(self._audio, int(r.width()))
             peak = max(1e-6, float(np.max(np.abs(self._audio))))
             mid, half = r.center().y(), r.height() * 0.42
+            xs = r.left() + np.arange(lo.shape[0], dtype=np.float64)
+            top, bottom = mid - hi / peak * half, mid - lo / peak * half
             p.setPen(QPen(QColor(theme.WAVE), 1))
-            for k in range(lo.shape[0]):
-                x = r.left() + k
-                p.drawLine(QPointF(x, mid - hi[k] / peak * half), QPointF(x, mid - lo[k] / peak * half))
+            p.drawLines([QLineF(x, a, x, b) for x, a, b in zip(xs.tolist(), top.tolist(), bottom.tolist())])
         self._paint_line(p, r, self._predicted, QPen(QColor(theme.TEXT_DIM), 1, Qt.PenStyle.DashLine))
         self._paint_fill(p, r, self._energy, theme.ACCENT, 35)
         self._paint_line(p, r, self._energy, QPen(QColor(theme.ACCENT), 2))
         self._paint_legend(p, r)
-        if self._playhead is not None and self._duration > 0:
-            x = r.left() + min(1.0, self._playhead / self._duration) * r.width()
-            p.setPen(QPen(QColor(theme.PLAYHEAD), 2))
-            p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
 
     def _paint_legend(self, p: QPainter, r: QRectF) -> None:
         items = [("energy", theme.ACCENT), ("predicted", theme.TEXT_DIM)]
@@ -281,8 +306,8 @@ class CurveEditor(QWidget):
         xs = r.left() + np.arange(n) / max(1, n - 1) * r.width()
         ys = r.bottom() - curve * r.height()
         path.moveTo(xs[0], ys[0])
-        for x, y in zip(xs[1:], ys[1:]):
-            path.lineTo(float(x), float(y))
+        for x, y in zip(xs[1:].tolist(), ys[1:].tolist()):
+            path.lineTo(x, y)
         return path
 
     def _paint_line(self, p: QPainter, r: QRectF, curve: np.ndarray, pen: QPen) -> None:

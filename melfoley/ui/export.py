@@ -26,7 +26,8 @@ class ExportSummary:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (clip id, why)
 
     def text(self) -> str:
-        lines = [f"Wrote {len(self.stems)} stem{'s' if len(self.stems) != 1 else ''} to {self.out_dir}"]
+        where = self.stems[0].parent if self.stems else self.out_dir
+        lines = [f"Wrote {len(self.stems)} stem{'s' if len(self.stems) != 1 else ''} to {where}"]
         if self.timeline:
             lines.append(f"Timeline with the Foley tracks and your settings: {self.timeline}")
         for cid, why in self.skipped:
@@ -37,15 +38,18 @@ class ExportSummary:
 def export_session(session, out_dir: Path | None = None, *, fmt: str = "otio", show: str = "",
                    progress=None) -> ExportSummary:
     """Write stems for the kept takes and the output timeline; ``progress(done, total, text)``."""
+    from melfoley.plugin.batch import STEMS_DIR
     from melfoley.plugin.jobs import BatchDefaults, build_job
     from melfoley.plugin.otio_out import Placement, build_output_timeline, output_path, write_timeline
     from melfoley.plugin.stems import write_stem
 
     out_dir = Path(out_dir or session.output_dir)
+    stems_dir = out_dir / STEMS_DIR  # the same layout as ``melfoley batch``
     summary = ExportSummary(out_dir)
     ids = session.clip_ids
     placements = []
-    show = show or session.path.stem
+    project = session.source.timeline.name or session.path.stem
+    show = show or project
     for i, cid in enumerate(ids):
         st = session.state(cid)
         if progress:
@@ -63,17 +67,19 @@ def export_session(session, out_dir: Path | None = None, *, fmt: str = "otio", s
             job = build_job(clip, BatchDefaults(prompt=st.settings.prompt or "foley", takes=st.settings.takes,
                                                 seed=st.settings.seed, engine=take.metadata.get("engine", "")
                                                 or st.settings.engine or "embedded"))
-            stem = write_stem(out_dir, job, take=kept + 1, audio=take.audio, sample_rate=take.sample_rate,
+            stem = write_stem(stems_dir, job, take=kept + 1, audio=take.audio, sample_rate=take.sample_rate,
                               seed=int(take.seed), control_dict=take.control.to_dict(), engine_info=dict(take.metadata),
-                              show=show, project=session.path.stem, timeline_path=str(session.path),
+                              show=show, project=project, timeline_path=str(session.path),
                               extra={"panel": {"kept_take": kept + 1, "takes_generated": len(st.takes),
                                                "stale": st.status == "stale"}})
         except MelfoleyError as exc:
             summary.skipped.append((cid, str(exc)))
             continue
         summary.stems.append(stem.path)
-        meta = {k: v for k, v in take.metadata.items() if isinstance(v, (str, int, float, bool)) or v is None}
-        meta.update({"prompt": job.prompt, "engine": job.engine, "kept_take": kept + 1})
+        info = take.metadata
+        meta = {"prompt": job.prompt, "engine": job.engine, "model": info.get("model", job.engine),
+                "weights_sha256": info.get("weights_sha256"), "licence": info.get("licence") or info.get("license"),
+                "kept_take": kept + 1}
         placements.append(Placement(stem, st.clip, meta))
     settings = {cid: st.settings for cid, st in session.states.items()}
     src = replace(session.source, timeline=settings_io.timeline_with_settings(

@@ -21,10 +21,12 @@ from . import theme
 from .clip_editor import ClipEditor
 from .clip_list import ClipListView, ClipRow
 from .player import Player, Transport, frame_pixmap
-from .preview import ClipPreview, preview_job, thumbnails_job
+from . import settings_io
+from .engine_host import shared_host
+from .render import ClipPreview
 from .session import Session, now
 from .takes import TakesList
-from .workers import ClipTask, Job, JobRunner, generation_job
+from .workers import Job, JobRunner, host_job
 
 AUTOSAVE_MS = 1500
 
@@ -63,6 +65,9 @@ class FoleyPanel(QWidget):
                   context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.player.position_changed.connect(self.editor.curve.set_playhead)
         self.editor.curve.seek_requested.connect(self.player.seek)
+        # the engine processes start now and load the default engine, so the first clip is quick
+        for role in ("generate", "preview"):
+            self.runner.start(host_job(shared_host(role), "warm", {"engine": self.default_engine}, "warm-up"))
 
     # ------------------------------------------------------------------ layout
     def _build(self, engines: list[str]) -> None:
@@ -193,13 +198,8 @@ class FoleyPanel(QWidget):
         return session
 
     def _start_thumbnails(self) -> None:
-        items = []
-        for cid in self.session.doable():
-            try:
-                items.append((cid, *self.session.media_window(cid)))
-            except MelfoleyError as exc:
-                self._mark_unusable(cid, str(exc))
-        job = thumbnails_job(items)
+        job = host_job(shared_host("preview"), "thumbnails",
+                       {"doc": self._doc(), "clip_ids": self.session.doable()}, "thumbnails")
         job.signals.item_done.connect(lambda cid, frame: self.clips.clip_model.set_thumbnail(
             cid, frame_pixmap(frame, self.clips.iconSize() * 2)))
         job.signals.item_failed.connect(self._mark_unusable)
@@ -240,6 +240,14 @@ class FoleyPanel(QWidget):
         self._sync_buttons()
         self._show_preview(cid)
 
+    def _doc(self) -> dict:
+        """What the engine process needs to open the same edit."""
+        return {"path": str(self.session.path),
+                "media_root": str(self.session.media_root) if self.session.media_root else None}
+
+    def _settings(self, clip_ids) -> dict:
+        return {cid: settings_io.to_metadata(self.session.state(cid).settings) for cid in clip_ids}
+
     def _engine_of(self, cid: str) -> str:
         return self.session.state(cid).settings.engine or self.default_engine
 
@@ -249,13 +257,9 @@ class FoleyPanel(QWidget):
             self._apply_preview(cid, self.previews[key])
             return
         self.editor.curve.clear("Reading picture and predicting the energy curve\u2026")
-        try:
-            video, start, dur = self.session.media_window(cid)
-        except MelfoleyError as exc:
-            self._mark_unusable(cid, str(exc))
-            self.editor.clear(str(exc))
-            return
-        job = preview_job(cid, key[1], video, start, dur, self.session.state(cid).settings.prompt or "foley")
+        job = host_job(shared_host("preview"), "preview",
+                       {"doc": self._doc(), "clip_id": cid, "engine": key[1], "settings": self._settings([cid])},
+                       "preview")
         job.signals.result.connect(lambda pv, k=key: self._preview_ready(k, pv))
         job.signals.failed.connect(lambda msg, c=cid: self._mark_unusable(c, msg) or (
             self.current == c and self.editor.clear(msg)))
@@ -312,22 +316,26 @@ class FoleyPanel(QWidget):
             return None
         ids = self.session.doable(clip_ids)
         ids = [c for c in ids if not self.clips.clip_model.get(c).problem]
-        by_engine: dict[str, list[ClipTask]] = {}
+        by_engine: dict[str, list[tuple[str, int]]] = {}
+        session, default = self.session, self.default_engine
         for cid in ids:
-            try:
-                req = self.session.request(cid)
-            except MelfoleyError as exc:
-                self.session.set_failed(cid, str(exc))
-                self.clips.clip_model.set_status(cid, "failed", str(exc))
+            st = session.state(cid)
+            if not st.settings.prompt.strip():  # the full check (jobs.build_job) runs on the worker
+                msg = f"clip {cid} '{st.clip.name}': no sound event; type a prompt for it"
+                session.set_failed(cid, msg)
+                self.clips.clip_model.set_status(cid, "failed", msg)
                 continue
-            by_engine.setdefault(self._engine_of(cid), []).append(ClipTask(cid, req))
+            by_engine.setdefault(self._engine_of(cid), []).append((cid, st.settings.takes))
         if not by_engine:
             self.say("Nothing to generate: select clips that have media and a sound event", error=True)
             return None
         engine, tasks = next(iter(by_engine.items()))
         if len(by_engine) > 1:
             self.say(f"Clips use {len(by_engine)} engines; generating the {engine} ones now, the rest next")
-        job = generation_job(engine, tasks)
+        ids_now = [cid for cid, _ in tasks]
+        job = host_job(shared_host("generate"), "generate",
+                       {"doc": self._doc(), "engine": engine, "tasks": tasks, "settings": self._settings(ids_now),
+                        "default_engine": default}, "generation")
         self._gen_job = job
         job.signals.item_started.connect(lambda cid: self._set_status(cid, "generating"))
         job.signals.item_done.connect(self._on_takes_ready)
@@ -336,10 +344,9 @@ class FoleyPanel(QWidget):
         job.signals.result.connect(lambda summary, rest=by_engine: self._batch_done(summary, rest, engine))
         job.signals.failed.connect(lambda msg: self._batch_done({"done": [], "failed": [], "error": msg}, {}, engine))
         job.signals.cancelled.connect(lambda: self._batch_done({"cancelled": True}, {}, engine))
-        settings = {t.clip_id: self.session.state(t.clip_id).settings for t in tasks}
-        self._gen_settings = settings
-        for t in tasks:
-            self._set_status(t.clip_id, "generating")
+        self._gen_settings = {cid: self.session.state(cid).settings for cid in ids_now}
+        for cid in ids_now:
+            self._set_status(cid, "generating")
         self.runner.start(job)
         self._sync_buttons()
         return job
@@ -388,13 +395,14 @@ class FoleyPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("idle" if not summary.get("cancelled") else "cancelled")
         self._sync_buttons()
-        rest = [t.clip_id for e, ts in by_engine.items() if e != engine for t in ts]
+        rest = [cid for e, ts in by_engine.items() if e != engine for cid, _ in ts]
         self.generation_finished.emit(summary)
         if rest and not summary.get("cancelled"):
             self.generate(rest)
 
     def cancel(self) -> None:
         self.runner.cancel_all("generation")
+        self.runner.cancel_all("thumbnails")
 
     def is_busy(self) -> bool:
         return self.runner.is_busy("generation") or self.runner.is_busy("export")
@@ -403,17 +411,18 @@ class FoleyPanel(QWidget):
     def has_unsaved(self) -> bool:
         return bool(self.session and self.session.dirty)
 
-    def autosave(self) -> Path | None:
-        if not self.session:
+    def autosave(self) -> Job | None:
+        """Write the settings beside the output, on a pool thread (a snapshot is taken here)."""
+        if not self.session or not self.session.dirty:
             return None
-        try:
-            path = self.session.autosave()
-        except (MelfoleyError, OSError) as exc:
-            self.say(f"autosave failed: {exc}", error=True)
-            return None
-        if path:
-            self.status.setText(f"{now()} settings autosaved to {path}")
-        return path
+        session = self.session
+        snapshot = {cid: st.settings for cid, st in session.states.items()}
+        path = session.autosave_path()
+        job = Job(lambda ctx: settings_io.write_timeline(session.source, snapshot, path, media_root=session.media_root),
+                  name="autosave")
+        job.signals.result.connect(lambda p: self.status.setText(f"{now()} settings autosaved to {p}"))
+        job.signals.failed.connect(lambda msg: self.say(f"autosave failed: {msg}", error=True))
+        return self.runner.start(job)
 
     def save_settings(self, path=None) -> Path | None:
         if not self.session:
@@ -484,9 +493,8 @@ class FoleyPanel(QWidget):
     def shutdown(self, msecs: int = 10000) -> None:
         """Cancel work, stop audio and wait for the pool (call before the widget goes away)."""
         self.cancel()
+        self._autosave.stop()
+        self.autosave()
         self.player.close()
         self.runner.wait(msecs)
-        self._autosave.stop()
-        if self.has_unsaved():
-            self.autosave()
 

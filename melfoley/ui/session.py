@@ -11,6 +11,7 @@ beside the output, so closing without saving never loses a curve.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -51,6 +52,8 @@ class Session:
             if clip.media_problem:
                 self.states[clip.clip_id].status = "missing media"
         self.dirty = False
+        self._lock = threading.Lock()
+        self._probes: dict[str, object] = {}
         self.last_saved: Path | None = None
         self.restored_from: Path | None = None
 
@@ -103,24 +106,75 @@ class Session:
         ids = self.clip_ids if clip_ids is None else clip_ids
         return [c for c in ids if self.states[c].problem is None]
 
-    def media_window(self, clip_id: str) -> tuple[Path, float, float]:
+    def media_window(self, clip_id: str) -> tuple[Path, float, float, object]:
+        """(media file, start, media seconds the clip consumes, VideoInfo); probes the file (not on the UI thread)."""
         clip = self.state(clip_id).clip
         if clip.media_problem:
             raise MelfoleyError(f"clip {clip_id} '{clip.name}': {clip.media_problem}")
         from melfoley.core.video import probe
 
-        info = probe(clip.media_path, clip_id=clip_id)
+        with self._lock:
+            info = self._probes.get(str(clip.media_path))
+        if info is None:
+            info = probe(clip.media_path, clip_id=clip_id)
+            with self._lock:
+                self._probes[str(clip.media_path)] = info
+        if not info.has_video:
+            raise MelfoleyError(f"clip {clip_id} '{clip.name}': {clip.media_path} has no video stream; relink it")
         start, dur = clip.media_window(info.duration)
-        return Path(clip.media_path), start, dur
+        return Path(clip.media_path), start, dur, info
 
-    def request(self, clip_id: str, *, takes: int | None = None) -> FoleyRequest:
+    def picture(self, clip_id: str, *, size: int = 224, fps: float | None = None) -> tuple[np.ndarray, float]:
+        """(frames, frames per record second) of the clip as it plays in the edit: speed changes,
+        reverse and freeze frames applied, VFR conformed, a short media end held. This follows
+        ``melfoley batch`` so the panel renders what the batch renders. Decodes: call it off the UI thread."""
+        from melfoley.core.video import read_frames
+
+        clip = self.state(clip_id).clip
+        video, start, media_dur, info = self.media_window(clip_id)
+        if fps is None and info.variable_frame_rate:
+            fps = float(info.fps)
+        nominal = float(fps or info.fps)
+        dur = float(clip.duration)
+        if clip.time_scalar == 0:
+            got = read_frames(video, start, 1.0 / nominal, size=size, fps=fps, clip_id=clip_id)
+            return np.repeat(got.frames[:1], max(1, int(round(dur * nominal))), axis=0), nominal
+        frames = read_frames(video, start, media_dur, size=size, fps=fps, clip_id=clip_id).frames
+        want = max(1, int(round(media_dur * nominal)))
+        if frames.shape[0] < want:
+            frames = np.concatenate([frames, np.repeat(frames[-1:], want - frames.shape[0], axis=0)])
+        if clip.time_scalar < 0:
+            frames = frames[::-1]
+        return frames, (frames.shape[0] / dur if dur > 0 else nominal)
+
+    def job(self, clip_id: str, default_engine: str = "embedded"):
+        """The plugin layer's job for the clip with the panel's settings (event name, segments, energy)."""
+        from melfoley.plugin.jobs import BatchDefaults, build_job
+
         st = self.state(clip_id)
-        video, start, dur = self.media_window(clip_id)
-        s = st.settings
-        if not s.prompt.strip():
+        if not st.settings.prompt.strip():
             raise MelfoleyError(f"clip {clip_id} '{st.clip.name}': no sound event; type a prompt for it")
-        return FoleyRequest(video=video, start=start, duration=dur, prompt=s.prompt, takes=takes or s.takes,
-                            seed=s.seed, energy=None if s.energy is None else np.asarray(s.energy), clip_id=clip_id)
+        clip = replace(st.clip, metadata={**(st.clip.metadata or {}), **settings_io.to_metadata(st.settings)})
+        return build_job(clip, BatchDefaults(prompt=st.settings.prompt, takes=st.settings.takes,
+                                             seed=st.settings.seed, engine=default_engine))
+
+    def requests(self, clip_id: str, engine, default_engine: str = "embedded") -> list[FoleyRequest]:
+        """One request per prompt segment of the clip (markers), over decoded picture. Off the UI thread."""
+        job = self.job(clip_id, default_engine)
+        video = self.state(clip_id).clip.media_path
+        _, start, _, _ = self.media_window(clip_id)
+        frames, rate = self.picture(clip_id, size=getattr(engine, "picture_size", 224),
+                                    fps=getattr(engine, "picture_fps", None))
+        out = []
+        scalar = abs(self.state(clip_id).clip.time_scalar)
+        for seg in job.segments:
+            a = int(np.floor(float(seg.start) * rate + 1e-6))
+            b = max(a + 1, min(frames.shape[0], int(np.ceil(float(seg.end) * rate - 1e-6))))
+            out.append(FoleyRequest(video=video, start=start + float(seg.start) * scalar,
+                                    duration=float(seg.end - seg.start), prompt=seg.prompt, takes=job.takes,
+                                    seed=job.seed, energy=job.segment_energy(seg), frames=frames[a:b],
+                                    frame_rate=rate, clip_id=clip_id))
+        return out
 
     # ------------------------------------------------------------------ edits
     def update(self, clip_id: str, **changes) -> ClipSettings:
@@ -170,14 +224,6 @@ class Session:
                                    path, media_root=self.media_root)
         self.dirty = False
         self.last_saved = path
-        return path
-
-    def autosave(self) -> Path | None:
-        if not self.dirty:
-            return None
-        path = self.autosave_path()
-        settings_io.write_timeline(self.source, {cid: st.settings for cid, st in self.states.items()},
-                                   path, media_root=self.media_root)
         return path
 
     def discard_autosave(self) -> None:

@@ -1,26 +1,25 @@
-"""Work off the UI thread: picture decoding and generation as cancellable QThreadPool jobs.
+"""Work off the UI thread: cancellable QThreadPool jobs that report through queued signals.
 
 A ``Job`` runs ``fn(ctx)`` on a pool thread; ``ctx.progress(done, total, text)`` reports
 and raises ``Cancelled`` once ``cancel()`` was called, so long loops stop at the next
 step. Results come back to the UI thread through queued signals: nothing in here touches
-a widget. ``GenerationJob`` renders a list of clips one by one and reports per clip, so a
-failed clip does not sink the batch and a cancel keeps the clips already done.
+a widget. :func:`host_job` hands the heavy work (decode, predict, generate) to the engine
+process (:mod:`melfoley.ui.engine_host`) and only relays its reports, so a batch never
+holds the UI's interpreter lock; per-clip reports let a failed clip leave the batch going
+and a cancel keep the clips already done.
 """
 
 from __future__ import annotations
 
 import threading
 import traceback
-from dataclasses import dataclass
 from typing import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from melfoley.core.errors import MelfoleyError
 
-
-class Cancelled(MelfoleyError):
-    """The user cancelled the job."""
+from .render import Cancelled
 
 
 class JobSignals(QObject):
@@ -92,52 +91,23 @@ class Job(QRunnable):
             self.signals.finished.emit()
 
 
-@dataclass
-class ClipTask:
-    """One clip to render: its id (for reporting) and the engine request."""
+def host_job(host, kind: str, payload: dict, name: str) -> Job:
+    """A job that runs one request in the engine process and relays its messages as signals.
 
-    clip_id: str
-    request: object  # melfoley.core.engine.FoleyRequest
-
-
-def generation_job(engine_name: str, tasks: list[ClipTask], *, engine_options: dict | None = None) -> Job:
-    """Render ``tasks`` in order with the named engine; per-clip signals, cancellable between takes."""
-
+    The pool thread only waits on the pipe (the interpreter lock is free meanwhile) and
+    forwards ``progress`` / ``item_*`` messages; cancelling the job cancels the request.
+    """
     def work(ctx: JobContext):
-        from melfoley.core.engine import get_engine
+        relay = {"progress": ctx.signals.progress, "item_started": ctx.signals.item_started,
+                 "item_done": ctx.signals.item_done, "item_failed": ctx.signals.item_failed}
 
-        ctx.progress(0, 1, f"loading engine {engine_name}")
-        engine = get_engine(engine_name, **(engine_options or {}))
-        total = sum(max(1, t.request.takes) for t in tasks)
-        done = 0
-        summary = {"done": [], "failed": []}
-        for task in tasks:
-            ctx.check()
-            ctx.signals.item_started.emit(task.clip_id)
-            base = done
+        def on_message(tag, *args):
+            if tag in relay:
+                relay[tag].emit(*args)
 
-            def step(d, _t, _msg, base=base, clip=task.clip_id):
-                ctx.progress(base + d, total, clip)
+        return host.call(kind, payload, on_message, lambda: ctx.cancelled)
 
-            try:
-                takes = engine.generate([task.request], step)[0]
-            except Cancelled:
-                ctx.signals.item_failed.emit(task.clip_id, "cancelled")
-                raise
-            except MelfoleyError as exc:
-                ctx.signals.item_failed.emit(task.clip_id, str(exc))
-                summary["failed"].append(task.clip_id)
-            except Exception as exc:  # noqa: BLE001 - one bad clip must not sink the batch
-                ctx.signals.item_failed.emit(task.clip_id, f"{type(exc).__name__}: {exc}")
-                summary["failed"].append(task.clip_id)
-            else:
-                ctx.signals.item_done.emit(task.clip_id, takes)
-                summary["done"].append(task.clip_id)
-            done = base + max(1, task.request.takes)
-            ctx.progress(done, total, task.clip_id)
-        return summary
-
-    return Job(work, name="generation")
+    return Job(work, name=name)
 
 
 class JobRunner(QObject):
