@@ -22,6 +22,12 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def _no_user_models(tmp_path, monkeypatch):
+    """Hermetic: the default weights folder (<models dir>/paper) is an empty scratch folder."""
+    monkeypatch.setenv("MELFOLEY_MODELS_DIR", str(tmp_path / "models"))
+
+
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     return save_tiny_weights(tmp_path_factory.mktemp("paper") / "weights")
@@ -42,6 +48,12 @@ def video(corpus):
 
 def test_without_weights_the_message_says_what_to_do():
     with pytest.raises(MelfoleyError, match="needs its weights: pass --weights DIR"):
+        get_engine("paper")
+
+
+def test_weights_in_the_models_folder_are_found(tmp_path, monkeypatch):
+    (tmp_path / "models" / "paper").mkdir(parents=True)
+    with pytest.raises(WeightsError, match=r"weights in .*models/paper are incomplete; missing: vae/"):
         get_engine("paper")
 
 

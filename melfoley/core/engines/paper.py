@@ -1,6 +1,8 @@
 """The ``paper`` engine: the method of the paper on a GPU, with weights the studio supplies.
 
-``get_engine("paper", weights=DIR, device=None, dtype=None, fallback=False)``.
+``get_engine("paper", weights=DIR, device=None, dtype=None, fallback=False)``; without
+``weights`` the folder ``<models dir>/paper`` (:func:`melfoley.core.userdirs.models_dir`) is used
+when it exists.
 - predict: the clip's frames at 25 fps (``video.read_frames``, 224 px) -> the frozen visual
   encoder of the weights folder -> V2X -> ``QCDControl`` on the ``auffusion16k`` grid.
 - render: the Mel-QCD pipeline (ControlNet + UNet + VAE + HiFi-GAN), 16 kHz. ``generate``
@@ -35,6 +37,14 @@ def _truthy(v) -> bool:
     return v is True or str(v).strip().lower() in ("1", "true", "yes", "on")
 
 
+def default_weights_dir() -> Path | None:
+    """``<models dir>/paper`` (``MELFOLEY_MODELS_DIR`` moves it) when the user put weights there."""
+    from ..userdirs import models_dir
+
+    p = models_dir() / "paper"
+    return p if p.is_dir() else None
+
+
 def pick_device_dtype(device=None, dtype=None):
     """(torch.device, torch.dtype): CUDA with bf16 (or fp16) unless told otherwise; fp32 on CPU."""
     import torch
@@ -67,8 +77,13 @@ class PaperEngine(Engine):
     def __init__(self, weights: str | Path | None = None, device=None, dtype=None, *, scheduler: str = "dpm++",
                  steps: int | None = None, guidance: float = 7.5, batch: int = 8):
         if not weights:
+            weights = default_weights_dir()
+        if not weights:
+            from ..userdirs import models_dir
+
             raise MelfoleyError("the paper engine needs its weights: pass --weights DIR, a local folder in the "
-                                "diffusers layout (see docs/paper_tier.md); nothing is downloaded")
+                                f"diffusers layout, or put that folder at {models_dir() / 'paper'} "
+                                "(see docs/paper_tier.md); nothing is downloaded")
         from ..paper.weights import load_pipeline, load_v2x, missing_parts
 
         root = Path(weights).expanduser()
