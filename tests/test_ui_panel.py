@@ -125,6 +125,7 @@ def test_full_flow_edit_generate_keep_export_reopen(qtbot, panel, edit, tmp_path
     again = FoleyPanel(engine="debug")
     qtbot.addWidget(again)
     s2 = again.open_timeline(summary.timeline, output_dir=tmp_path / "out2")
+    assert "Foley tracks already in the edit: FOLEY" in again.timeline_info.text()
     st = s2.state("V1/0").settings
     assert st.prompt == "footsteps on gravel" and st.kept == 1
     assert st.energy is not None and np.allclose(st.energy, drawn, atol=1e-3)
