@@ -107,3 +107,21 @@ def test_save_and_load_round_trip(tmp_path):
     back = V2XPredictor.from_pretrained(tmp_path / "v2x", local_files_only=True).eval()
     x = torch.randn(1, 4, TINY_V2X["feature_dim"])
     np.testing.assert_allclose(back(x).energy.detach().numpy(), m(x).energy.detach().numpy(), atol=1e-6)
+
+
+def test_long_clips_are_predicted_in_windows():
+    m = _model()
+    torch.manual_seed(2)
+    short = torch.randn(9, TINY_V2X["feature_dim"])
+    direct = m(short.unsqueeze(0)).to_controls()[0]
+    one = m.predict(short, window=10, overlap=2)  # fits one window: unchanged
+    np.testing.assert_array_equal(one.codes, direct.codes)
+    np.testing.assert_allclose(one.energy, direct.energy, atol=1e-6)
+    long = torch.randn(23, TINY_V2X["feature_dim"])
+    ctrl = m.predict(long, window=10, overlap=2)  # windows start at 0, 8, 13
+    assert ctrl.frames == 92
+    first = m(long[:10].unsqueeze(0)).to_controls()[0]
+    last = m(long[13:].unsqueeze(0)).to_controls()[0]
+    np.testing.assert_array_equal(ctrl.codes[:, :32], first.codes[:, :32])  # before any overlap
+    np.testing.assert_array_equal(ctrl.codes[:, -20:], last.codes[:, -20:])
+    np.testing.assert_allclose(ctrl.energy[:32], first.energy[:32], atol=1e-6)

@@ -138,7 +138,8 @@ class PaperEngine(Engine):
                            clip_id=request.clip_id).frames
 
     # ------------------------------------------------------------------ stages
-    def predict(self, request: FoleyRequest) -> QCDControl:
+    def predict(self, request: FoleyRequest, frames: np.ndarray | None = None) -> QCDControl:
+        """V2X's control for the clip (``frames``: its 25 fps frames when already decoded)."""
         if self.v2x is None:
             from ..errors import WeightsError
 
@@ -146,16 +147,18 @@ class PaperEngine(Engine):
                                "cannot predict a control from picture; add v2x/ (and visual_encoder/) to the folder")
         import torch
 
-        feats = self.visual_encoder().encode(self.frames(request)).to(self.device, self.dtype)
+        frames = self.frames(request) if frames is None else frames
+        feats = self.visual_encoder().encode(frames).to(self.device, self.dtype)
         with torch.no_grad():
-            control = self.v2x.predict(feats, self.mel)
+            control = self.v2x.predict(feats, self.mel, window=int(10 * FPS), overlap=int(FPS))
         return _fit_control(control, clip_frames(request.duration, self.mel))
 
-    def image_embeds(self, request: FoleyRequest):
+    def image_embeds(self, request: FoleyRequest, frames: np.ndarray | None = None):
+        """Mean CLIP image embedding of the clip's frames (spec section 5), or None without one."""
         enc = self.clip_image_encoder()
         if enc is None:
             return None
-        return enc.encode(self.frames(request)).mean(dim=0)
+        return enc.encode(self.frames(request) if frames is None else frames).mean(dim=0)
 
     def render(self, control: QCDControl, prompt: str, seed: int) -> np.ndarray:
         return self._render([control], [prompt], [seed])[0]
@@ -184,8 +187,9 @@ class PaperEngine(Engine):
             check_request(req)
         jobs, embeds = [], []  # (request index, control, seed)
         for i, req in enumerate(requests):
-            control = self.apply_energy(self.predict(req), req.energy)
-            e = self.image_embeds(req)
+            frames = self.frames(req)  # decoded once for V2X and the adapter
+            control = self.apply_energy(self.predict(req, frames), req.energy)
+            e = self.image_embeds(req, frames)
             for k in range(req.takes):
                 jobs.append((i, control, req.seed + k))
                 embeds.append(e)

@@ -151,10 +151,31 @@ class V2XPredictor(ModelMixin, ConfigMixin):
         return V2XOutput(logits, ed[..., 0], ed[..., 1], m)
 
     @torch.no_grad()
-    def predict(self, features: torch.Tensor, mel: str = "auffusion16k") -> QCDControl:
-        """Features [N, feature_dim] of one clip -> its ``QCDControl`` (4N frames)."""
-        out = self(features.unsqueeze(0).to(self.device, self.dtype))
-        return out.to_controls(mel)[0]
+    def predict(self, features: torch.Tensor, mel: str = "auffusion16k", *, window: int = 250,
+                overlap: int = 25) -> QCDControl:
+        """Features [N, feature_dim] of one clip -> its ``QCDControl`` (4N frames).
+
+        Clips longer than ``window`` feature frames (10 s at 25 fps, the training length) are
+        predicted in overlapping windows, batched: E and D are crossfaded over each overlap,
+        the codes switch windows at the middle of the overlap.
+        """
+        from ..windows import crossfade_join, plan_windows
+
+        feats = features.to(self.device, self.dtype)
+        plan = plan_windows(feats.shape[0], window, overlap)
+        if len(plan) == 1:
+            return self(feats.unsqueeze(0)).to_controls(mel)[0]
+        out = self(torch.stack([feats[w.start:w.stop] for w in plan]))
+        up = self.config.upsample
+        n = feats.shape[0] * up
+        e = crossfade_join([x.float().cpu().numpy() for x in out.energy], plan, up, n)
+        d = crossfade_join([x.float().cpu().numpy() for x in out.spread], plan, up, n)
+        win_codes = out.code_logits.argmax(-1).cpu().numpy()  # [W, G, window * up]
+        codes = np.zeros((win_codes.shape[1], n), np.int64)
+        for k, w in enumerate(plan):
+            lo = 0 if k == 0 else (w.start + plan[k - 1].stop) // 2 * up
+            codes[:, lo:w.stop * up] = win_codes[k][:, lo - w.start * up:]
+        return QCDControl(np.clip(e, 0, 1), np.clip(d, 0, 1), codes, mel)
 
 
 def _edge_pad(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
