@@ -80,10 +80,13 @@ def compile_pipe(pipe):
     return pipe
 
 
-def build(preset, device, dtype, channels_last):
+def build(preset, device, dtype, channels_last, fuse_qkv=False):
     from melfoley.core.paper.tiny import build_pipeline
 
     pipe = build_pipeline(preset, seed=0).to(device, dtype)
+    if fuse_qkv:  # one matmul for q, k, v of self-attention: the same math, fewer kernels
+        pipe.unet.fuse_qkv_projections()
+        pipe.controlnet.fuse_qkv_projections()
     if channels_last:
         for m in (pipe.unet, pipe.controlnet, pipe.vae):
             m.to(memory_format=torch.channels_last)
@@ -121,6 +124,7 @@ def main(argv=None):
     ap.add_argument("--compile", default=None, help="off, on or off,on (default: off,on on a GPU, off with --tiny)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--channels-last", action="store_true", help="channels_last memory format (same math)")
+    ap.add_argument("--fuse-qkv", action="store_true", help="fused q/k/v projections (same math)")
     ap.add_argument("--cache-dir", default=None, help="inductor cache folder (compile once per machine)")
     args = ap.parse_args(argv)
     if args.meta:
@@ -149,7 +153,7 @@ def main(argv=None):
     print(f"{'dtype':<6}{'mode':<9}{'sched':<7}{'steps':>6}{'clips':>6}{'s/clip':>9}{'decode':>8}{'VRAM GB':>9}"
           f"{'compile s':>11}{'max|diff|':>11}")
     for name in dtypes:
-        pipe = build(preset, device, dt[name], args.channels_last)
+        pipe = build(preset, device, dt[name], args.channels_last, args.fuse_qkv)
         wf = pipe.config.window_frames
         clip_frames = min(1000, wf)  # 10 s (one window) at full size, one window at tiny size
         ref = {}
