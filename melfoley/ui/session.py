@@ -4,8 +4,9 @@ No widgets in here. Reading the edit and finding its clips is the plugin layer's
 (:mod:`melfoley.plugin.timeline`); per-clip settings live in each clip's
 ``metadata["melfoley"]`` through :mod:`melfoley.ui.settings_io`, so they travel with the
 timeline: ``save()`` writes a copy of the edit holding them (never the input file) and
-``Session.open`` on that copy brings every edit back. ``autosave()`` writes the same copy
-beside the output, so closing without saving never loses a curve.
+``Session.open`` on that copy brings every edit back. The panel autosaves the same copy to
+``autosave_path()`` beside the output, and ``Session.open`` restores a newer autosave, so
+closing without saving never loses a curve.
 """
 
 from __future__ import annotations
