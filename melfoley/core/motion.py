@@ -27,6 +27,7 @@ import numpy as np
 
 from .mel import get_mel_config
 
+PICTURE_SIZE = 96  # px: short side to decode frames at for predict_timing (read_frames(size=...))
 WORK_SIDE = 32  # px: short side of the grayscale frames the flow runs on
 BLOCK = 4  # px: flow block size at the working size
 STRIDE = 2  # px between flow blocks
@@ -65,7 +66,7 @@ class TimingCalibration:
     decay_s: float = 0.180
     floor_d: float = 0.055
     peak_d: float = 0.046
-    motion_gain: float = 0.04  # E added by sustained motion at the clip's full motion level
+    motion_gain: float = 0.03  # E added by sustained motion at the clip's full motion level
     onset_threshold: float = 0.6  # contact strength that counts as an onset
     min_gap_s: float = 0.06  # onsets closer than this merge
     cut_threshold: float = 0.5  # L1 histogram change (0..2) that counts as a cut
