@@ -27,6 +27,7 @@ from melfoley.core.errors import MelfoleyError
 from .render import Cancelled
 
 _HOSTS: dict[str, "EngineHost"] = {}
+NICE = 5  # scheduling priority of the engine process, relative to the panel
 
 
 class EngineHost:
@@ -127,6 +128,15 @@ def close_all() -> None:
 
 # ---------------------------------------------------------------------------- the child side
 def serve(conn, cancel) -> None:  # pragma: no cover - runs in the child process (covered via the panel tests)
+    """The child's loop. It runs at a lower priority (nice +5): when the machine is busy, the
+    UI process gets the CPU first, and rendering takes what is left."""
+    import os
+
+    if hasattr(os, "nice"):
+        try:
+            os.nice(NICE)
+        except OSError:
+            pass
     sessions: dict = {}
 
     def emit(*msg) -> None:
