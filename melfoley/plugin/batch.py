@@ -48,6 +48,7 @@ class BatchConfig:
     include_disabled: bool = False
     use_cache: bool = True
     cache_root: Path | None = None
+    engine_options: tuple[tuple[str, str], ...] = ()  # passed to get_engine, e.g. (("vocoder", "griffinlim"),)
 
 
 @dataclass
@@ -62,6 +63,8 @@ class ClipResult:
     decode_s: float = 0.0
     render_s: float = 0.0
     write_s: float = 0.0
+    decode_cpu_s: float = 0.0  # process CPU time (all threads): meaningful on a busy machine
+    render_cpu_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 
 
@@ -103,6 +106,8 @@ class BatchReport:
                 "skipped": self.count("skipped"), "decode_s": round(sum(c.decode_s for c in self.clips), 3),
                 "render_s": round(sum(c.render_s for c in self.clips), 3),
                 "write_s": round(sum(c.write_s for c in self.clips), 3), "elapsed_s": round(self.elapsed, 3),
+                "decode_cpu_s": round(sum(c.decode_cpu_s for c in self.clips), 3),
+                "render_cpu_s": round(sum(c.render_cpu_s for c in self.clips), 3),
                 "picture_s": round(sum(c.duration for c in self.clips if c.status in ("done", "cached")), 3)}
 
     def to_dict(self) -> dict:
@@ -136,7 +141,7 @@ class BatchRunner:
                 return self._engine_factory(name)
             from ..core.engine import get_engine
 
-            return get_engine(name)
+            return get_engine(name, **dict(self.config.engine_options))
         except MelfoleyError as exc:
             self._engine_errors[name] = str(exc)
             raise
@@ -299,10 +304,10 @@ class BatchRunner:
         from ..core.control import QCDControl
         from ..core.engine import FoleyRequest
 
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         frames, rate = self._decode(engine, clip, info, start, media_dur, res)
-        res.decode_s = time.perf_counter() - t
-        t = time.perf_counter()
+        res.decode_s, res.decode_cpu_s = time.perf_counter() - t, time.process_time() - c
+        t, c = time.perf_counter(), time.process_time()
         dur = clip.duration
         requests = []
         for seg in job.segments:
@@ -321,7 +326,7 @@ class BatchRunner:
             seeds.append(int(parts[0].seed))
             ctl = parts[0].control if len(parts) == 1 else QCDControl.concat([p.control for p in parts])
             controls.append(ctl.to_dict())
-        res.render_s = time.perf_counter() - t
+        res.render_s, res.render_cpu_s = time.perf_counter() - t, time.process_time() - c
         if abs(sum(a.shape[0] for a in audio[:1]) / sr - float(dur)) > 0.05:
             res.notes.append("rendered length differed from the clip; fitted")
         return CachedTakes(audio, seeds, sr, controls, info_engine)

@@ -20,6 +20,8 @@ def add_parser(sub):
     p.add_argument("--takes", type=int, default=1, help="takes per clip (1-64; default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of take 1; take k uses seed + k - 1 (default 0)")
     p.add_argument("--engine", default="embedded", help="engine name (default: embedded; 'debug' is weightless)")
+    p.add_argument("--engine-opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="engine option, repeatable (e.g. vocoder=griffinlim for the embedded engine's fast path)")
     p.add_argument("--media-root", help="folder to relink moved media by their trailing path components")
     p.add_argument("--format", default="otio", choices=FORMATS, help="output timeline format (default otio)")
     p.add_argument("--show", default="", help="show name for UCS SourceID and iXML (default: the timeline's name)")
@@ -58,6 +60,18 @@ class _Bar:
         self.stream.flush()
 
 
+def _options(pairs: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for p in pairs:
+        key, sep, value = p.partition("=")
+        if not sep or not key.strip():
+            from ...core.errors import MelfoleyError
+
+            raise MelfoleyError(f"--engine-opt {p!r}: write KEY=VALUE, e.g. vocoder=griffinlim")
+        out.append((key.strip(), value.strip()))
+    return tuple(out)
+
+
 def run(args) -> int:
     from pathlib import Path
 
@@ -73,7 +87,7 @@ def run(args) -> int:
         defaults=BatchDefaults(prompt=args.prompt, takes=args.takes, seed=args.seed, engine=args.engine),
         fmt=args.format, media_root=Path(args.media_root) if args.media_root else None, show=args.show,
         edl_rate=args.edl_rate, timeline_name=args.timeline_name, include_disabled=args.include_disabled,
-        use_cache=not args.no_cache)
+        use_cache=not args.no_cache, engine_options=_options(args.engine_opt))
     bar = None if args.quiet else _Bar()
     report = BatchRunner(cfg, progress=bar).run()
     if bar is not None:
