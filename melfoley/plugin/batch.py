@@ -243,6 +243,8 @@ class BatchRunner:
         job = build_job(clip, self.config.defaults)
         engine = self.engine(job.engine)
         info_engine = dict(engine.describe())
+        if self.config.engine_options:  # in the cache key and the sidecar, whether describe() shows them or not
+            info_engine["options"] = dict(self.config.engine_options)
         info = self._probe(clip)
         if not info.has_video:
             raise MediaError(f"clip {clip.clip_id} '{clip.name}': {clip.media_path} has no video stream; relink it")
