@@ -9,9 +9,9 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    # portaudio19-dev: PyAudio builds against it; xvfb: real-window screenshots of the panel
+    # portaudio19-dev: PyAudio builds against it; xvfb + the xcb libraries: real-window panel screenshots
     need=()
-    for pkg in portaudio19-dev xvfb; do
+    for pkg in portaudio19-dev xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0; do
         dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
     done
     if [ ${#need[@]} -gt 0 ]; then
