@@ -34,7 +34,7 @@ STRIDE = 2  # px between flow blocks
 SEARCH = 5  # px: flow search radius at the working size
 CHANGE_MIN = 1.5  # grey levels per pixel: blocks changing less are still
 REPEAT_LEVEL = 0.5  # grey levels: a frame whose every 4x4 patch changes less repeats the previous
-HOLD_FRAMES = 2  # repeats in a row that make a hold rather than a timing artefact
+HOLD_FRAMES = 2  # repeats at the end of a clip that make a hold rather than a timing artefact
 MIN_MOMENTUM = 0.02  # weight * px per block below which a frame counts as still
 MATCH_RATIO = 0.35  # best-shift residual / no-motion residual a block must reach to count
 ZERO_BIAS = 0.4  # grey levels per pixel per px of shift: prefer no motion on flat blocks
@@ -201,25 +201,30 @@ class PictureEvents:
 def analyse_frames(frames: np.ndarray, times: np.ndarray) -> PictureEvents:
     """Motion, contacts and cuts of frames [N, H, W, 3] shown at ``times`` (seconds, rising).
 
-    Exact repeats (a held frame, a VFR clip conformed to a grid, pulldown) are dropped first
-    and velocities are taken per nominal frame interval, so irregular timing is neither a
-    stop nor a start.
+    Repeats (a held frame, a VFR clip conformed to a grid, pulldown: no 4x4 patch of the
+    working picture changes by REPEAT_LEVEL since the last kept frame) are dropped first and
+    velocities are taken per nominal frame interval, so irregular timing is neither a stop
+    nor a start, and slow motion is measured over as many frames as it needs to show.
     """
     times = np.asarray(times, np.float64)
     gray = to_gray_small(frames)
     if len(gray) >= 2:
-        change = np.abs(np.diff(gray, axis=0))
+        keep = np.zeros(len(gray), bool)
+        keep[0] = True
+        last = gray[0]
         h, w = (gray.shape[1] // 4) * 4, (gray.shape[2] // 4) * 4
-        local = change[:, :h, :w].reshape(len(change), h // 4, 4, w // 4, 4).mean(axis=(2, 4))
-        repeat = local.max(axis=(1, 2)) < REPEAT_LEVEL  # nothing changed anywhere
-        keep = np.concatenate([[True], ~repeat])
-        # a hold of HOLD_FRAMES or more repeats is real stillness (an object at rest): keep
-        # its last frame so that the stop before it shows as a stop
-        run = 0
-        for i in range(1, len(keep)):
-            run = run + 1 if not keep[i] else 0
-            if run >= HOLD_FRAMES and (i + 1 == len(keep) or keep[i + 1]):
+        for i in range(1, len(gray)):
+            # compared with the last kept frame, so that slow motion accumulates and is kept
+            change = np.abs(gray[i, :h, :w] - last[:h, :w]).reshape(h // 4, 4, w // 4, 4).mean(axis=(1, 3))
+            if change.max() >= REPEAT_LEVEL:  # something changed somewhere
                 keep[i] = True
+                last = gray[i]
+        # a clip that ends on a hold of HOLD_FRAMES or more repeats ends at rest: keep its last
+        # frame so that a stop just before the hold shows as a stop (mid-clip, the next kept
+        # frame plays that part)
+        tail = len(keep) - 1 - int(np.flatnonzero(keep)[-1])
+        if tail >= HOLD_FRAMES:
+            keep[-1] = True
         gray, times, frames = gray[keep], times[keep], frames[keep]
     n = len(gray)
     motion = np.zeros(n, np.float32)
