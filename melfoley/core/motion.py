@@ -114,11 +114,19 @@ def _blocks(cells: np.ndarray) -> np.ndarray:
     return cells[..., :-1, :-1] + cells[..., 1:, :-1] + cells[..., :-1, 1:] + cells[..., 1:, 1:]
 
 
-def _sad(win: np.ndarray, blk: np.ndarray) -> np.ndarray:
-    """Sum of absolute differences of blocks [M, b, b] against windows [M, s, s, b, b] -> [M, s, s]."""
-    x = win - blk[:, None, None]
-    np.abs(x, out=x)
-    return x.sum(axis=(-2, -1))
+def _sad(ref_win: np.ndarray, blk: np.ndarray) -> np.ndarray:
+    """Sum of absolute differences of blocks [M, b, b] at every shift inside their reference
+    windows [M, b + 2r, b + 2r] -> [M, 2r + 1, 2r + 1] (one pass per block pixel: no 5-D temporary)."""
+    b = blk.shape[-1]
+    side = ref_win.shape[-1] - b + 1
+    out = np.zeros((blk.shape[0], side, side), np.float32)
+    tmp = np.empty_like(out)
+    for py in range(b):
+        for px in range(b):
+            np.subtract(ref_win[:, py:py + side, px:px + side], blk[:, py, px, None, None], out=tmp)
+            np.abs(tmp, out=tmp)
+            out += tmp
+    return out
 
 
 def match_blocks(cur: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,8 +163,7 @@ def match_blocks(cur: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarr
         sel = slice(s0, s0 + 2048)
         f, y, x = fi[sel], yi[sel], xi[sel]
         blk = cur_win[f, y, x]  # [M, b, b]
-        win = sliding_window_view(ref_win[f, y, x], (b, b), axis=(1, 2))  # [M, side, side, b, b]
-        sad = _sad(win, blk).reshape(len(f), -1)
+        sad = _sad(ref_win[f, y, x], blk).reshape(len(f), -1)
         cost = sad + bias
         k = np.argmin(cost, axis=1)
         z = sad[:, (side * side) // 2]
