@@ -94,10 +94,13 @@ def to_gray_small(frames: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
     n, h, w, _ = frames.shape
     f = max(1, int(round(min(h, w) / side)))
     hh, ww = (h // f) * f, (w // f) * f
-    gray = frames[:, :hh, :ww].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    gray = gray.reshape(n, hh // f, f, ww // f, f).mean(axis=(2, 4))
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    out = np.empty((n, hh // f, ww // f), np.float32)
+    for i in range(0, n, 128):  # chunks keep a 5-minute clip's float copy small
+        gray = frames[i:i + 128, :hh, :ww].astype(np.float32) @ luma
+        out[i:i + 128] = gray.reshape(-1, hh // f, f, ww // f, f).mean(axis=(2, 4))
     # a light [1, 2, 1] blur against aliasing of fine texture (it would not match across frames)
-    gray = np.pad(gray, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    gray = np.pad(out, ((0, 0), (1, 1), (1, 1)), mode="edge")
     gray = 0.25 * (gray[:, :-2] + 2 * gray[:, 1:-1] + gray[:, 2:])
     gray = 0.25 * (gray[:, :, :-2] + 2 * gray[:, :, 1:-1] + gray[:, :, 2:])
     return np.ascontiguousarray(gray)
@@ -187,10 +190,13 @@ def match_blocks(cur: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarr
 def histogram_change(frames: np.ndarray, bins: int = 8) -> np.ndarray:
     """L1 distance (0..2) between colour histograms of consecutive frames, [N-1]."""
     n = frames.shape[0]
-    step = max(1, min(frames.shape[1], frames.shape[2]) // 64)
-    small = frames[:, ::step, ::step].astype(np.int32) * bins // 256
-    code = (small[..., 0] * bins + small[..., 1]) * bins + small[..., 2]
-    hist = np.stack([np.bincount(c.ravel(), minlength=bins ** 3) for c in code.reshape(n, -1)]).astype(np.float32)
+    step = max(1, min(frames.shape[1], frames.shape[2]) // 48)
+    hist = np.empty((n, bins ** 3), np.float32)
+    for i in range(0, n, 256):
+        small = frames[i:i + 256, ::step, ::step].astype(np.int16) * bins // 256
+        code = (small[..., 0] * bins + small[..., 1]) * bins + small[..., 2]
+        for k, c in enumerate(code.reshape(code.shape[0], -1)):
+            hist[i + k] = np.bincount(c, minlength=bins ** 3)
     hist /= np.maximum(hist.sum(axis=1, keepdims=True), 1)
     return np.abs(np.diff(hist, axis=0)).sum(axis=1)
 

@@ -203,6 +203,8 @@ def read_frames(path, start: float, duration: float, *, size: int | None = 224, 
 
     path = Path(path)
     who = _label(clip_id, path)
+    if math.isfinite(start) and -TOL < start < 0:
+        start = 0.0  # float noise from timeline arithmetic (e.g. -1e-12)
     if not (math.isfinite(start) and math.isfinite(duration)) or start < 0 or duration <= 0:
         raise MediaError(
             f"{who}: source range start={start} s, duration={duration} s is not a valid range; "
