@@ -38,7 +38,7 @@ import numpy as np
 from .errors import MediaError
 
 TOL = 1e-3  # seconds: timestamp tolerance when deciding if a frame is in range
-_VFR_SCAN_PACKETS = 4000  # probe inspects at most this many packet timestamps
+_VFR_SCAN_PACKETS = 1000  # probe reads at most this many packet timestamps (VFR check, exact count)
 
 
 @dataclass(frozen=True)
