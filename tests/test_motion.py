@@ -152,3 +152,24 @@ def test_calibration_matches_corpus_statistics():
     assert abs(got["min_peak_e"] - cal.min_peak_e) < 0.08
     assert abs(got["decay_s"] - cal.decay_s) < 0.08
     assert abs(got["floor_e"] - cal.floor_e) < 0.12  # impact files are a bit quieter between hits
+
+
+@pytest.mark.parametrize("kind", ["drop", "bounce", "collide"])
+def test_synthetic_truth_is_the_contact_frame(tmp_path, kind):
+    """The returned times are frame times where the motion stops (drop, collide) or reverses (bounce)."""
+    path = tmp_path / f"{kind}.mp4"
+    wished = [0.6, 1.5, 2.4]
+    truth = sv.render_impact_video(path, kind=kind, fps=Fraction(25), duration=3.2, impacts=wished, size=(160, 120))
+    assert truth == pytest.approx(wished, abs=0.5 / 25 + 1e-6)  # snapped to the nearest frame
+    assert all(abs(t * 25 - round(t * 25)) < 1e-6 for t in truth)  # exact frame times
+    got = read_frames(path, 0.0, 3.2, size=None)
+    g = got.frames.astype(np.float32).mean(axis=-1)
+    for i, t in enumerate(truth):
+        k = int(round(t * 25))
+        before, after, across = (np.abs(g[k] - g[k - 1]).max(), np.abs(g[k + 1] - g[k]).max(),
+                                 np.abs(g[k + 1] - g[k - 1]).mean())
+        assert before > 40  # it was moving into the contact
+        if kind == "drop" or (kind == "bounce" and i == len(truth) - 1):
+            assert after < 12  # and it stays (the ball rests after its last bounce)
+        elif kind == "bounce":
+            assert across < np.abs(g[k] - g[k - 1]).mean()  # back up where it came from
