@@ -233,7 +233,11 @@ def read_frames(path, start: float, duration: float, *, size: int | None = 224, 
                 frame = frame.reformat(width=out_w, height=out_h, format="rgb24", interpolation="AREA")
             return frame.to_ndarray()
 
-        kept: list[np.ndarray] = []
+        if grid is not None:
+            estimate = len(grid)
+        else:
+            estimate = int(math.ceil(duration * float(nominal or 30) * 1.05)) + 2
+        kept = _FrameBuffer(estimate, (out_h, out_w, 3))
         times: list[float] = []
         state = {"g": 0, "prev": None, "prev_t": None, "last_t": None, "bad": 0, "decoded": 0}
 
@@ -280,16 +284,40 @@ def read_frames(path, start: float, duration: float, *, size: int | None = 224, 
     finally:
         container.close()
 
-    if not kept:
+    if not len(kept):
         media_end = _media_end_hint(state["last_t"], nominal)
         raise MediaError(
             f"{who}: nothing to decode in the source range {start:.3f}-{end:.3f} s"
             + (f"; the picture ends at {media_end:.3f} s" if media_end is not None else "; no frame could be decoded")
             + ". Check the clip's source range against the media (wrong media linked or trimmed file?)"
         )
-    frames = np.stack(kept)
+    frames = kept.result()
     rate = float(fps) if fps is not None else float(nominal) if nominal > 0 else 0.0
     return Frames(frames, np.asarray(times, dtype=np.float64), rate)
+
+
+class _FrameBuffer:
+    """Frames written straight into one preallocated array (no list-then-stack double copy)."""
+
+    def __init__(self, capacity: int, shape: tuple[int, int, int]):
+        self.data = np.empty((max(1, capacity),) + shape, np.uint8)
+        self.n = 0
+
+    def append(self, frame: np.ndarray) -> None:
+        if self.n == len(self.data):  # VFR or an optimistic estimate: grow by half
+            grown = np.empty((len(self.data) + len(self.data) // 2 + 1,) + self.data.shape[1:], np.uint8)
+            grown[: self.n] = self.data[: self.n]
+            self.data = grown
+        self.data[self.n] = frame
+        self.n += 1
+
+    def __len__(self) -> int:
+        return self.n
+
+    def result(self) -> np.ndarray:
+        if self.n == len(self.data):
+            return self.data
+        return self.data[: self.n].copy() if self.n < 0.8 * len(self.data) else self.data[: self.n]
 
 
 def _media_end_hint(last_t: float | None, nominal: Fraction) -> float | None:
