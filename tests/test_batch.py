@@ -204,3 +204,40 @@ def test_an_engine_that_cannot_load_fails_each_clip_with_its_reason(tmp_path, me
     assert [c.status for c in report.clips] == ["failed"] * 3
     assert all("weights missing" in c.reason for c in report.clips)
     assert calls == ["debug"]  # tried once, remembered
+
+
+def test_edl_clip_relinked_by_name_is_placed_by_the_file_timecode(tmp_path):
+    """An EDL names no files; --media-root finds 'shot.mov' by clip name, and the movie's own
+    start timecode (01:00:00:00) maps the EDL's source timecodes into the file."""
+    import av
+    import numpy as np
+
+    from melfoley.core.synthvideo import counter_image
+    from melfoley.plugin.timeline import find_picture_clips, media_timecode, read_timeline
+
+    media = tmp_path / "media"
+    media.mkdir()
+    movie = media / "shot.mov"
+    with av.open(str(movie), "w") as c:
+        c.metadata["timecode"] = "01:00:00:00"
+        st = c.add_stream("mpeg4", rate=25)
+        st.width, st.height, st.pix_fmt = 160, 120, "yuv420p"
+        for i in range(75):
+            for p in st.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(counter_image(i, (160, 120))),
+                                                          format="rgb24")):
+                c.mux(p)
+        for p in st.encode():
+            c.mux(p)
+    assert media_timecode(movie, Fraction(25)) == 3600
+    edl = tmp_path / "cut.edl"
+    edl.write_text("TITLE: cut\nFCM: NON-DROP FRAME\n\n"
+                   "001  shot     V     C        01:00:00:10 01:00:02:10 01:00:00:00 01:00:02:00\n"
+                   "* FROM CLIP NAME:  shot\n")
+    src = read_timeline(edl, edl_rate=25)
+    c = find_picture_clips(src, media_root=media).clips[0]
+    assert c.media_path == movie and c.media_available is None
+    assert c.media_window(3.0, media_timecode(movie, Fraction(25))) == (pytest.approx(0.4), pytest.approx(2.0))
+    report = run_batch(edl, tmp_path / "out", media_root=media, edl_rate=25)
+    assert report.ok, report.to_dict()
+    assert any("start timecode" in n for n in report.clips[0].notes)
+    assert WavInfoReader(report.clips[0].stems[0]).bext.time_reference == 3600 * 48000

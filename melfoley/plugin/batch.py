@@ -29,7 +29,7 @@ from .cache import CachedTakes, TakeCache, cache_key, media_identity
 from .jobs import BatchDefaults, ClipJob, build_job
 from .otio_out import Placement, build_output_timeline, output_path, write_timeline
 from .stems import StemFile, ucs_name, write_stem
-from .timeline import PictureClip, TimelineSource, find_picture_clips, read_timeline
+from .timeline import PictureClip, TimelineSource, find_picture_clips, media_timecode, read_timeline
 
 STEMS_DIR = "stems"
 REPORT_NAME = "melfoley_report.json"
@@ -248,7 +248,12 @@ class BatchRunner:
         info = self._probe(clip)
         if not info.has_video:
             raise MediaError(f"clip {clip.clip_id} '{clip.name}': {clip.media_path} has no video stream; relink it")
-        start, media_dur = clip.media_window(info.duration)
+        tc = None
+        if clip.media_available is None:  # no reference range: the file's own timecode places the source
+            tc = media_timecode(clip.media_path, info.fps)
+            if tc:
+                res.notes.append(f"source timecodes read against the file's start timecode ({float(tc):.3f} s)")
+        start, media_dur = clip.media_window(info.duration, tc)
         key = cache_key(media=media_identity(clip.media_path),
                         source={"start": round(start, 6), "media_duration": round(media_dur, 6),
                                 "scalar": clip.time_scalar, "duration": str(clip.duration)},

@@ -274,6 +274,26 @@ def resolve_media(url: str, *, timeline_dir: Path | None = None, media_root: Pat
     return None, cands
 
 
+def media_timecode(path: str | os.PathLike, rate: Fraction) -> Fraction | None:
+    """The start timecode a movie file carries (QuickTime ``tmcd`` / ``timecode`` tag), in seconds."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            tags = [dict(c.metadata)] + [dict(st.metadata) for st in c.streams]
+    except Exception:  # noqa: BLE001 - unreadable files are reported by the decoder
+        return None
+    for tag in tags:
+        tc = tag.get("timecode")
+        if tc:
+            try:
+                t = otio.opentime.from_timecode(tc.replace(";", ":"), float(rate))
+            except Exception:  # noqa: BLE001 - a malformed tag is ignored
+                continue
+            return Fraction(int(round(t.value))) / exact_rate(rate)
+    return None
+
+
 # ---------------------------------------------------------------------------- clips
 @dataclass(frozen=True)
 class ClipMarker:
@@ -327,13 +347,20 @@ class PictureClip:
         return otio.opentime.to_timecode(t.rescaled_to(float(self.rate)), float(self.rate),
                                          is_drop_frame(self.rate))
 
-    def media_window(self, media_duration: float | None = None) -> tuple[float, float]:
+    def media_window(self, media_duration: float | None = None,
+                     media_timecode: Fraction | None = None) -> tuple[float, float]:
         """(start, duration) in media seconds for the decoder: the source range relative to the
-        media's first frame, and the picture the record duration consumes at the time warp's speed."""
+        media's first frame, and the picture the record duration consumes at the time warp's speed.
+
+        The first frame's source time is the reference's ``available_range`` start; without one
+        (EDL, relinked by name), the file's own start timecode (``media_timecode``, seconds) when
+        the source range lies past it."""
         start = self.source.start_time
         if self.media_available is not None:
             start = start - self.media_available.start_time
         s = float(seconds(start))
+        if self.media_available is None and media_timecode is not None and s >= float(media_timecode) - 1e-6:
+            s -= float(media_timecode)
         d = float(self.duration) * abs(self.time_scalar)
         if s < -1e-6 or (media_duration is not None and s >= media_duration):
             raise MediaError(
