@@ -98,7 +98,8 @@ def run(args) -> int:
     t = report.totals()
     for c in report.clips:
         if c.status == "failed":
-            print(f"FAILED  {c.clip_id} {c.name!r} {c.timecode}: {c.reason}", file=out)
+            reason = c.reason.removeprefix(f"clip {c.clip_id} '{c.name}': ")
+            print(f"FAILED  {c.clip_id} {c.name!r} {c.timecode}: {reason}", file=out)
         elif c.status == "skipped":
             print(f"skipped {c.clip_id} {c.name!r}: {c.reason}", file=out)
     print(f"done {t['done']}, cached {t['cached']}, failed {t['failed']}, skipped {t['skipped']} "
