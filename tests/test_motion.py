@@ -173,3 +173,20 @@ def test_synthetic_truth_is_the_contact_frame(tmp_path, kind):
             assert after < 12  # and it stays (the ball rests after its last bounce)
         elif kind == "bounce":
             assert across < np.abs(g[k] - g[k - 1]).mean()  # back up where it came from
+
+
+def test_camera_pan_stop_and_shake_are_not_contacts():
+    """A textured scene seen by a camera that pans, stops dead, then shakes: no onsets."""
+    rng = np.random.default_rng(0)
+    scene = np.kron(rng.integers(0, 256, (60, 120, 3)).astype(np.float32), np.ones((8, 8, 1)))
+    frames, x, y = [], 0, 100
+    for i in range(75):
+        if i < 25:
+            x += 8  # pan
+        elif i >= 50:
+            x, y = 200 + int(rng.integers(-3, 4)), 100 + int(rng.integers(-3, 4))  # hand-held shake
+        frames.append(scene[y:y + 240, x:x + 320])
+    frames = np.stack(frames).astype(np.uint8)[:, ::2, ::2]
+    pred = predict_timing(frames, 25.0, int(3 * RATE))
+    assert pred.onsets.size == 0 and pred.cuts.size == 0
+    assert pred.energy.max() < CALIBRATION.floor_e + 0.5 * (CALIBRATION.min_peak_e - CALIBRATION.floor_e)

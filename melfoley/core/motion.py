@@ -34,6 +34,8 @@ STRIDE = 2  # px between flow blocks
 SEARCH = 5  # px: flow search radius at the working size
 CHANGE_MIN = 1.5  # grey levels per pixel: blocks changing less are still
 REPEAT_LEVEL = 0.5  # grey levels: a frame whose every 4x4 patch changes less repeats the previous
+DV_DEADZONE = 0.7  # working px per frame: velocity changes below this are flow noise
+CAMERA_FRACTION = 0.5  # share of moving blocks above which their median motion is the camera's
 HOLD_FRAMES = 2  # repeats at the end of a clip that make a hold rather than a timing artefact
 MIN_MOMENTUM = 0.02  # weight * px per block below which a frame counts as still
 MATCH_RATIO = 0.35  # best-shift residual / no-motion residual a block must reach to count
@@ -252,13 +254,19 @@ def analyse_frames(frames: np.ndarray, times: np.ndarray) -> PictureEvents:
     v_out, w_out = match_blocks(gray[:-1], gray[1:])  # frames 0..N-2
     s_in, w_in = match_blocks(gray[1:], gray[:-1])  # frames 1..N-1
     v_out, v_in = v_out / pace, -s_in / pace
+    speed_out, speed_in = np.linalg.norm(v_out, axis=-1), np.linalg.norm(v_in, axis=-1)  # camera included
+    v_out, v_in = _remove_camera(v_out, w_out), _remove_camera(v_in, w_in)
     motion[1:] = (w_in * np.linalg.norm(v_in, axis=-1)).mean(axis=(1, 2))
     if n >= 3:
         vi, wi = v_in[:-1], w_in[:-1]  # frames 1..N-2
         vo, wo = v_out[1:], w_out[1:]
         om = np.maximum(wi, wo)
-        acc = (om * np.linalg.norm(vo - vi, axis=-1)).sum(axis=(1, 2))
-        mom = (om * (np.linalg.norm(vi, axis=-1) + np.linalg.norm(vo, axis=-1))).sum(axis=(1, 2))
+        # velocity changes within the flow's noise (sub-pixel error, gravity over one frame) are none
+        dv = np.linalg.norm(vo - vi, axis=-1)
+        dv[dv < DV_DEADZONE] = 0.0
+        acc = (om * dv).sum(axis=(1, 2))
+        # what was moving in the picture, camera motion included (a pan dilutes, never creates)
+        mom = (om * (speed_in[:-1] + speed_out[1:])).sum(axis=(1, 2))
         frac = acc / np.maximum(mom, 1e-6)  # 1 for a stop or a reversal, ~0 for steady motion
         scale = max(float(np.percentile(acc, 95)), 1e-6)
         contact[1:-1] = frac * np.sqrt(np.clip(acc / scale, 0, None))
@@ -269,6 +277,21 @@ def analyse_frames(frames: np.ndarray, times: np.ndarray) -> PictureEvents:
         contact[max(0, k - 1):k + 2] = 0
         motion[k] = 0
     return PictureEvents(times, motion, contact, cut)
+
+
+def _remove_camera(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Subtract the camera's motion where most of the picture moves together (pan, shake).
+
+    When more than CAMERA_FRACTION of the blocks are measured (changed and matched), the
+    median of their velocities is the camera's, and objects keep their motion relative to it:
+    a pan that stops is not a contact, a ball hitting the floor during a pan still is.
+    """
+    v = v.copy()
+    measured = w > 0
+    for i in np.flatnonzero(measured.mean(axis=(1, 2)) > CAMERA_FRACTION):
+        m = measured[i]
+        v[i][m] -= np.median(v[i][m], axis=0)
+    return v
 
 
 def pick_peaks(x: np.ndarray, times: np.ndarray, threshold: float, min_gap: float) -> np.ndarray:
