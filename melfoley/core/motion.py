@@ -1,22 +1,19 @@
 """Timing from picture: motion, contacts and cuts -> E_t and D_t on the mel frame grid.
 
-Pipeline (pure numpy, a few ms per second of picture):
-1. Frames -> small grayscale (short side about ``WORK_SIDE`` px, block means).
-2. Block-matching optical flow between consecutive frames (exhaustive search over
-   +-``SEARCH`` px with a small bias towards zero motion, sub-pixel parabola refinement),
-   with a per-block motion weight (how much better the best shift explains the block
-   than no motion).
-3. Directional momentum per flow interval: the weighted mass moving right, left, down
-   and up. A *contact* is a sudden deceleration: mass in some direction disappears from
-   one interval to the next (a drop stops, a bounce reverses, two objects collide). Its
-   strength, located at the frame shared by the two intervals (the contact frame), is the
-   momentum lost, emphasised where it is a large fraction of what was moving (gradual
-   slowing, e.g. at the top of a bounce, is not a contact).
+Pipeline (pure numpy, about 0.1-0.3 s per 10 s of picture on one core):
+1. Frames -> small grey pictures (short side about ``WORK_SIDE`` px); exact repeats
+   (held frames, VFR conformed to a grid) are dropped, velocities are per nominal frame.
+2. Block-matching flow (4x4 blocks at a 2 px stride, exhaustive +-``SEARCH`` px with a bias
+   towards no motion, sub-pixel parabola) for every frame k both ways: how its content
+   arrived from k-1 and how it leaves to k+1. Camera motion (pan, shake) is subtracted.
+3. A *contact* at frame k is a velocity change of the content there: |v_out - v_in| over
+   the speed moving, weighted by how well each block matched. A drop that stops, a bounce
+   that reverses and two objects meeting all give 1; steady or gravity-like motion ~0.
 4. Cuts: colour-histogram change between consecutive frames; flow across a cut is ignored.
 5. E_t = the quiet floor, plus for every onset an impulse (one-frame rise at the mel frame
    of the onset, exponential decay), plus a small continuous term from motion energy;
    D_t follows E between the measured quiet and hit spreads. The constants are
-   :data:`CALIBRATION` (see :class:`TimingCalibration`).
+   :data:`CALIBRATION` (see :class:`TimingCalibration`). Notes: docs/timing.md.
 """
 
 from __future__ import annotations
@@ -55,8 +52,8 @@ class TimingCalibration:
     to 0.95 as the engine does), 2026-11-27:
     ``floor_e`` = median over files of each file's 5th-percentile E (the quiet floor);
     onsets = sharp rises of E (> 0.1 within 3 frames) in the impact-class files
-    (:data:`IMPACT_LABELS`, and a file that opens on a hit; 294 onsets), ``min_peak_e`` / ``peak_e`` = 25th / 75th percentile
-    of their peak E (a weak / a strong hit); ``decay_s`` = median time from an onset peak
+    (:data:`IMPACT_LABELS`, and a file that opens on a hit; 294 onsets), ``min_peak_e`` /
+    ``peak_e`` = 25th / 75th percentile of their peak E (a weak / a strong hit); ``decay_s`` = median time from an onset peak
     until E falls to 1/e of its height above the floor; ``floor_d`` / ``peak_d`` = median D
     on quiet frames / at onset peaks. The remaining fields are detector settings, tuned on
     the procedural videos of :mod:`melfoley.core.synthvideo`.
@@ -108,17 +105,6 @@ def to_gray_small(frames: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
     return np.ascontiguousarray(gray)
 
 
-def _cells(x: np.ndarray, c: int) -> np.ndarray:
-    """Sum over non-overlapping c x c cells of the last two axes."""
-    h, w = x.shape[-2:]
-    return x.reshape(x.shape[:-2] + (h // c, c, w // c, c)).sum(axis=(-3, -1))
-
-
-def _blocks(cells: np.ndarray) -> np.ndarray:
-    """Blocks of 2 x 2 cells at a stride of one cell (half-overlapping blocks)."""
-    return cells[..., :-1, :-1] + cells[..., 1:, :-1] + cells[..., :-1, 1:] + cells[..., 1:, 1:]
-
-
 def _sad(ref_win: np.ndarray, blk: np.ndarray) -> np.ndarray:
     """Sum of absolute differences of blocks [M, b, b] at every shift inside their reference
     windows [M, b + 2r, b + 2r] -> [M, 2r + 1, 2r + 1] (one pass per block pixel: no 5-D temporary)."""
@@ -151,7 +137,8 @@ def match_blocks(cur: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarr
     h, w = (cur.shape[1] // c) * c, (cur.shape[2] // c) * c
     cur, ref = cur[:, :h, :w], ref[:, :h, :w]
     area = b * b
-    zero = sliding_window_view(np.abs(cur - ref), (b, b), axis=(1, 2))[:, ::c, ::c].sum(axis=(-2, -1))  # [N, by, bx]
+    diff = sliding_window_view(np.abs(cur - ref), (b, b), axis=(1, 2))[:, ::c, ::c]
+    zero = np.einsum("nyxhw->nyx", diff)  # [N, by, bx] no-motion SAD of every block
     by, bx = zero.shape[1:]
     flow = np.zeros((n, by, bx, 2), np.float32)
     weight = np.zeros((n, by, bx), np.float32)
