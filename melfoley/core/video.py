@@ -85,14 +85,23 @@ def _open(path: Path, clip_id: str):
         ) from exc
 
 
+def _is_picture(stream) -> bool:
+    """A real video stream, not cover art attached to a sound file (one still image)."""
+    try:
+        return not (int(stream.disposition) & 1024)  # AV_DISPOSITION_ATTACHED_PIC
+    except (AttributeError, TypeError, ValueError):
+        return True
+
+
 def _video_stream(container, path: Path, clip_id: str):
-    if not container.streams.video:
+    streams = [s for s in container.streams.video if _is_picture(s)]
+    if not streams:
         container.close()
         raise MediaError(
             f"{_label(clip_id, path)}: has no video stream (audio-only or data file); "
             "link the clip to its picture media"
         )
-    return container.streams.video[0]
+    return streams[0]
 
 
 def _nominal_rate(stream) -> Fraction:
