@@ -329,7 +329,7 @@ class BatchRunner:
         sr = int(engine.sample_rate)
         for k in range(job.takes):
             parts = [seg_takes[k] for seg_takes in per_segment]
-            audio.append(np.concatenate([p.audio for p in parts]).astype(np.float32))
+            audio.append(_join([p.audio for p in parts]))
             seeds.append(int(parts[0].seed))
             ctl = parts[0].control if len(parts) == 1 else QCDControl.concat([p.control for p in parts])
             controls.append(ctl.to_dict())
@@ -363,6 +363,20 @@ class BatchRunner:
             frames = frames[::-1]
         rate = frames.shape[0] / dur if dur > 0 else nominal  # frames per record second
         return frames, rate
+
+
+def _join(parts: list[np.ndarray], ramp: int = 64) -> np.ndarray:
+    """Segments end to end (lengths kept exactly), with ~3 ms fades at each join against clicks."""
+    out = []
+    for i, p in enumerate(parts):
+        p = np.array(p, dtype=np.float32, copy=True)
+        k = min(ramp, p.shape[0] // 4)
+        if k > 0 and i > 0:
+            p[:k] *= np.linspace(0.0, 1.0, k, dtype=np.float32)
+        if k > 0 and i < len(parts) - 1:
+            p[-k:] *= np.linspace(1.0, 0.0, k, dtype=np.float32)
+        out.append(p)
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
 def _write_json(path: Path, doc: dict) -> None:
