@@ -27,6 +27,7 @@ import numpy as np
 from ..core.errors import MediaError, MelfoleyError
 from .cache import CachedTakes, TakeCache, cache_key, media_identity
 from .jobs import BatchDefaults, ClipJob, build_job
+from .picture import clip_picture, clip_requests
 from .otio_out import Placement, build_output_timeline, output_path, write_timeline
 from .stems import StemFile, ucs_name, write_stem
 from .timeline import PictureClip, TimelineSource, find_picture_clips, media_timecode, read_timeline
@@ -309,21 +310,14 @@ class BatchRunner:
     def _render(self, job: ClipJob, engine, clip: PictureClip, info, start: float, media_dur: float,
                 info_engine: dict, res: ClipResult) -> CachedTakes:
         from ..core.control import QCDControl
-        from ..core.engine import FoleyRequest
 
         t, c = time.perf_counter(), time.process_time()
-        frames, rate = self._decode(engine, clip, info, start, media_dur, res)
+        frames, rate = clip_picture(clip, info, start, media_dur, size=getattr(engine, "picture_size", 224),
+                                    fps=getattr(engine, "picture_fps", None), notes=res.notes)
         res.decode_s, res.decode_cpu_s = time.perf_counter() - t, time.process_time() - c
         t, c = time.perf_counter(), time.process_time()
         dur = clip.duration
-        requests = []
-        for seg in job.segments:
-            a = int(np.floor(float(seg.start) * rate + 1e-6))
-            b = max(a + 1, min(frames.shape[0], int(np.ceil(float(seg.end) * rate - 1e-6))))
-            requests.append(FoleyRequest(video=clip.media_path, start=start + float(seg.start) * abs(clip.time_scalar),
-                                         duration=float(seg.end - seg.start), prompt=seg.prompt, takes=job.takes,
-                                         seed=job.seed, energy=job.segment_energy(seg), frames=frames[a:b],
-                                         frame_rate=rate, clip_id=f"{clip.clip_id} '{clip.name}'"))
+        requests = clip_requests(job, clip, start, frames, rate, label=f"{clip.clip_id} '{clip.name}'")
         per_segment = engine.generate(requests)
         audio, seeds, controls = [], [], []
         sr = int(engine.sample_rate)
@@ -337,32 +331,6 @@ class BatchRunner:
         if abs(sum(a.shape[0] for a in audio[:1]) / sr - float(dur)) > 0.05:
             res.notes.append("rendered length differed from the clip; fitted")
         return CachedTakes(audio, seeds, sr, controls, info_engine)
-
-    def _decode(self, engine, clip: PictureClip, info, start: float, media_dur: float, res: ClipResult):
-        """(frames [N, H, W, 3], rate on the record timeline) for the clip, time warp applied."""
-        from ..core.video import read_frames
-
-        size = getattr(engine, "picture_size", 224)
-        fps = getattr(engine, "picture_fps", None)
-        if fps is None and info.variable_frame_rate:
-            fps = float(info.fps)  # conform VFR to its nominal grid before inference
-        nominal = float(fps or info.fps)
-        dur = float(clip.duration)
-        if clip.time_scalar == 0:  # freeze frame: one picture held for the clip
-            got = read_frames(clip.media_path, start, 1.0 / nominal, size=size, fps=fps, clip_id=clip.clip_id)
-            n = max(1, int(round(dur * nominal)))
-            return np.repeat(got.frames[:1], n, axis=0), nominal
-        got = read_frames(clip.media_path, start, media_dur, size=size, fps=fps, clip_id=clip.clip_id)
-        frames = got.frames
-        want = max(1, int(round(media_dur * nominal)))
-        if frames.shape[0] < want:
-            res.notes.append(f"media ends {(want - frames.shape[0]) / nominal:.2f} s before the source range does; "
-                             "the last frame is held")
-            frames = np.concatenate([frames, np.repeat(frames[-1:], want - frames.shape[0], axis=0)])
-        if clip.time_scalar < 0:
-            frames = frames[::-1]
-        rate = frames.shape[0] / dur if dur > 0 else nominal  # frames per record second
-        return frames, rate
 
 
 def _join(parts: list[np.ndarray], ramp: int = 64) -> np.ndarray:

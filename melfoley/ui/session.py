@@ -129,24 +129,10 @@ class Session:
         """(frames, frames per record second) of the clip as it plays in the edit: speed changes,
         reverse and freeze frames applied, VFR conformed, a short media end held. This follows
         ``melfoley batch`` so the panel renders what the batch renders. Decodes: call it off the UI thread."""
-        from melfoley.core.video import read_frames
+        from melfoley.plugin.picture import clip_picture
 
-        clip = self.state(clip_id).clip
-        video, start, media_dur, info = self.media_window(clip_id)
-        if fps is None and info.variable_frame_rate:
-            fps = float(info.fps)
-        nominal = float(fps or info.fps)
-        dur = float(clip.duration)
-        if clip.time_scalar == 0:
-            got = read_frames(video, start, 1.0 / nominal, size=size, fps=fps, clip_id=clip_id)
-            return np.repeat(got.frames[:1], max(1, int(round(dur * nominal))), axis=0), nominal
-        frames = read_frames(video, start, media_dur, size=size, fps=fps, clip_id=clip_id).frames
-        want = max(1, int(round(media_dur * nominal)))
-        if frames.shape[0] < want:
-            frames = np.concatenate([frames, np.repeat(frames[-1:], want - frames.shape[0], axis=0)])
-        if clip.time_scalar < 0:
-            frames = frames[::-1]
-        return frames, (frames.shape[0] / dur if dur > 0 else nominal)
+        _, start, media_dur, info = self.media_window(clip_id)
+        return clip_picture(self.state(clip_id).clip, info, start, media_dur, size=size, fps=fps)
 
     def job(self, clip_id: str, default_engine: str = "embedded"):
         """The plugin layer's job for the clip with the panel's settings (event name, segments, energy)."""
@@ -161,21 +147,13 @@ class Session:
 
     def requests(self, clip_id: str, engine, default_engine: str = "embedded") -> list[FoleyRequest]:
         """One request per prompt segment of the clip (markers), over decoded picture. Off the UI thread."""
+        from melfoley.plugin.picture import clip_requests
+
         job = self.job(clip_id, default_engine)
-        video = self.state(clip_id).clip.media_path
         _, start, _, _ = self.media_window(clip_id)
         frames, rate = self.picture(clip_id, size=getattr(engine, "picture_size", 224),
                                     fps=getattr(engine, "picture_fps", None))
-        out = []
-        scalar = abs(self.state(clip_id).clip.time_scalar)
-        for seg in job.segments:
-            a = int(np.floor(float(seg.start) * rate + 1e-6))
-            b = max(a + 1, min(frames.shape[0], int(np.ceil(float(seg.end) * rate - 1e-6))))
-            out.append(FoleyRequest(video=video, start=start + float(seg.start) * scalar,
-                                    duration=float(seg.end - seg.start), prompt=seg.prompt, takes=job.takes,
-                                    seed=job.seed, energy=job.segment_energy(seg), frames=frames[a:b],
-                                    frame_rate=rate, clip_id=clip_id))
-        return out
+        return clip_requests(job, self.state(clip_id).clip, start, frames, rate, label=clip_id)
 
     # ------------------------------------------------------------------ edits
     def update(self, clip_id: str, **changes) -> ClipSettings:
