@@ -22,6 +22,9 @@ def add_parser(sub):
     p.add_argument("--engine", default="embedded", help="engine name (default: embedded; 'debug' is weightless)")
     p.add_argument("--engine-opt", action="append", default=[], metavar="KEY=VALUE",
                    help="engine option, repeatable (e.g. vocoder=griffinlim for the embedded engine's fast path)")
+    p.add_argument("--weights", metavar="DIR", help="local weights folder of the engine (e.g. --engine paper)")
+    p.add_argument("--fallback", action="store_true",
+                   help="if the asked engine cannot run here (no GPU, no weights), fall back to the embedded one")
     p.add_argument("--media-root", help="folder to relink moved media by their trailing path components")
     p.add_argument("--format", default="otio", choices=FORMATS, help="output timeline format (default otio)")
     p.add_argument("--show", default="", help="show name for UCS SourceID and iXML (default: the timeline's name)")
@@ -72,6 +75,16 @@ def _options(pairs: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _engine_flags(args) -> tuple[tuple[str, str], ...]:
+    """--weights / --fallback as engine options (so they enter the cache key like any other)."""
+    out = []
+    if args.weights:
+        out.append(("weights", str(args.weights)))
+    if args.fallback:
+        out.append(("fallback", "true"))
+    return tuple(out)
+
+
 def run(args) -> int:
     from pathlib import Path
 
@@ -87,7 +100,7 @@ def run(args) -> int:
         defaults=BatchDefaults(prompt=args.prompt, takes=args.takes, seed=args.seed, engine=args.engine),
         fmt=args.format, media_root=Path(args.media_root) if args.media_root else None, show=args.show,
         edl_rate=args.edl_rate, timeline_name=args.timeline_name, include_disabled=args.include_disabled,
-        use_cache=not args.no_cache, engine_options=_options(args.engine_opt))
+        use_cache=not args.no_cache, engine_options=_options(args.engine_opt) + _engine_flags(args))
     bar = None if args.quiet else _Bar()
     report = BatchRunner(cfg, progress=bar).run()
     if bar is not None:
