@@ -110,3 +110,27 @@ def test_frames_without_rate_is_a_clear_error():
     req = FoleyRequest(None, 0.0, 1.0, "rain", frames=_frames(1.0), clip_id="shot12")
     with pytest.raises(MelfoleyError, match="shot12"):
         get_engine("debug").generate([req])
+
+
+def test_window_plan_covers_every_frame_with_full_windows():
+    from melfoley.core.windows import plan_windows
+
+    assert plan_windows(0, 10, 2) == []
+    assert [(w.start, w.stop) for w in plan_windows(7, 10, 2)] == [(0, 7)]
+    plan = plan_windows(25, 10, 2)
+    assert plan[0].start == 0 and plan[-1].stop == 25
+    assert all(w.stop - w.start == 10 for w in plan)
+    assert all(b.start < a.stop for a, b in zip(plan, plan[1:]))  # consecutive windows overlap
+    with pytest.raises(ValueError):
+        plan_windows(25, 10, 10)
+
+
+def test_crossfade_join_is_exact_on_a_shared_signal():
+    """Windows cut from one signal join back into that signal (the fades sum to one)."""
+    from melfoley.core.windows import crossfade_join, plan_windows
+
+    hop, frames = 4, 53
+    sig = np.random.default_rng(0).standard_normal(frames * hop).astype(np.float32)
+    plan = plan_windows(frames, 12, 3)
+    pieces = [sig[w.start * hop : w.stop * hop] for w in plan]
+    np.testing.assert_allclose(crossfade_join(pieces, plan, hop, frames * hop), sig, atol=1e-6)

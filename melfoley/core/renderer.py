@@ -147,3 +147,69 @@ def laplace_nll(mean, log_b, target, mask=None) -> torch.Tensor:
         return nll.mean()
     m = mask.unsqueeze(1).to(nll.dtype)
     return (nll * m).sum() / (m.sum() * nll.shape[1]).clamp(min=1)
+
+
+class HighBand:
+    """Band replication above the mel's 8 kHz edge: per-event spectral shape of 8-11.025 kHz.
+
+    ``table[event, bin]`` is the mean log ratio of each STFT bin above 8 kHz to the level of
+    the 6.5-8 kHz region as estimated from the log-mel; at render time that region of the
+    vocoder's output is replaced by seeded noise with this shape, following the top band's
+    level frame by frame (trained by :func:`melfoley.core.train.train_highband`).
+    """
+
+    def __init__(self, table: np.ndarray, labels, mel: str = "hifigan22k"):
+        from .mel import get_mel_config, slaney_filterbank
+
+        self.cfg = cfg = get_mel_config(mel)
+        self.labels = tuple(labels)
+        bin_hz = cfg.sample_rate / cfg.n_fft
+        self.lo = int(np.ceil(cfg.f_max / bin_hz))  # first bin above the mel's edge
+        self.top = int(np.floor(6500.0 / bin_hz))
+        self.n_high = cfg.n_fft // 2 + 1 - self.lo
+        self.table = np.asarray(table, np.float32)
+        fb = np.asarray(slaney_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max))
+        norm = fb.T @ fb.sum(axis=1)
+        self._inv = (fb.T / np.where(norm > 1e-12, norm, np.inf)[:, None]).astype(np.float32)[self.top:self.lo]
+
+    def top_level(self, logmel: np.ndarray) -> np.ndarray:
+        """Linear STFT magnitude of 6.5-8 kHz per frame, estimated from a log-mel [80, T]."""
+        return (self._inv @ np.exp(np.asarray(logmel, np.float32))).mean(0)
+
+    def shape(self, weights: np.ndarray) -> np.ndarray:
+        w = np.asarray(weights, np.float32)
+        w = w / w.sum() if w.sum() > 0 else np.full(len(self.labels), 1.0 / len(self.labels), np.float32)
+        return w @ self.table  # [n_high] log ratios
+
+    def apply(self, y: np.ndarray, logmel: np.ndarray, weights: np.ndarray, seed: int) -> np.ndarray:
+        """Replace the vocoder's content above 8 kHz by the event-shaped band; same length as ``y``."""
+        from .engines.debug import NOISE_GAIN
+
+        c = self.cfg
+        y = torch.from_numpy(np.ascontiguousarray(y, np.float32))
+        win = torch.hann_window(c.win_length)
+        spec = torch.stft(y, c.n_fft, c.hop_length, c.win_length, win, center=True, return_complex=True)
+        T = spec.shape[-1]
+        level = self.top_level(logmel)
+        level = np.pad(level, (0, max(0, T - level.shape[0])), mode="edge")[:T] if level.size else np.zeros(T)
+        mag = torch.from_numpy(np.exp(self.shape(weights))[:, None] * level[None, :].astype(np.float32))
+        g = torch.Generator().manual_seed((int(seed) * 7919 + 17) & 0x7FFFFFFFFFFFFFFF)
+        noise = torch.complex(torch.randn(mag.shape, generator=g), torch.randn(mag.shape, generator=g))
+        spec[self.lo:] = noise * mag * (NOISE_GAIN / np.sqrt(2.0))
+        out = torch.istft(spec, c.n_fft, c.hop_length, c.win_length, win, center=True, length=y.shape[0])
+        return out.numpy().astype(np.float32)
+
+    def save(self, folder: Path) -> Path:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        path = Path(folder) / "highband.json"
+        path.write_text(json.dumps({"labels": list(self.labels), "lo_bin": self.lo, "top_bin": self.top,
+                                    "table": np.round(self.table, 4).tolist()}))
+        return path
+
+    @classmethod
+    def load(cls, folder: Path) -> "HighBand | None":
+        path = Path(folder) / "highband.json"
+        if not path.exists():
+            return None
+        obj = json.loads(path.read_text())
+        return cls(np.asarray(obj["table"], np.float32), obj["labels"])

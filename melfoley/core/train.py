@@ -170,6 +170,51 @@ def train_prior(out: Path, *, config: PriorTrainConfig = PriorTrainConfig(), see
     return prior.extra
 
 
+# ---------------------------------------------------------------------------- high band
+def train_highband(out: Path, *, root: Path | None = None, shrink: float = 200.0, log=print) -> dict:
+    """Per-event spectral shape of 8-11 kHz relative to the 6.5-8 kHz level the mel shows (train split).
+
+    The 80-mel front-end stops at 8 kHz; real recordings at 22.05 kHz carry content up to
+    11.025 kHz. For each event, the mean log ratio of each STFT bin above 8 kHz to the top
+    band's level as estimated from the mel (the same estimate the engine makes at render
+    time) is stored, shrunk towards the all-event mean by frame count; the engine fills that
+    band with shaped noise (spectral band replication). Saved as ``highband.json``.
+    """
+    import torch
+
+    from .audio import load_audio
+    from .renderer import HighBand
+
+    ms = corpus_mels(root)
+    tr = ms.of_split("train")
+    hb = HighBand(np.zeros((len(ms.labels), 1)), ms.labels)
+    cfg = get_mel_config(MEL)
+    sums = np.zeros((len(ms.labels), hb.n_high))
+    counts = np.zeros(len(ms.labels))
+    for i, it in enumerate(tr.items):
+        y = torch.from_numpy(load_audio(it.path, MEL))
+        from .mel import LogMel
+
+        lm = LogMel(MEL)
+        mag = lm.magnitude(y).numpy()  # [513, T]
+        logmel = tr.mels[i]
+        top = hb.top_level(logmel)  # [T]
+        active = top > 1e-4
+        if not active.any():
+            continue
+        ratio = np.log(mag[hb.lo:, active] + 1e-7) - np.log(top[active])[None, :]
+        ev = tr.event_index(i)
+        sums[ev] += ratio.sum(1)
+        counts[ev] += active.sum()
+    glob = sums.sum(0) / max(counts.sum(), 1)
+    table = (sums + shrink * glob[None, :]) / (counts[:, None] + shrink)
+    hb = HighBand(table.astype(np.float32), ms.labels)
+    hb.save(out)
+    log(f"high band: per-event 8-11 kHz shapes from {len(tr.items)} train files; mean log ratio "
+        f"{float(table.mean()):.2f}; saved to {out}")
+    return {"events": len(ms.labels)}
+
+
 # ---------------------------------------------------------------------------- renderer
 @dataclass(frozen=True)
 class RendererTrainConfig:
@@ -229,8 +274,11 @@ def control_inputs(unit_mel):
 
 
 def train_renderer(out: Path, *, config: RendererTrainConfig = RendererTrainConfig(), seed: int = 0,
-                   root: Path | None = None, log=print) -> dict:
-    """Train the mel renderer on the train split; report val NLL/L1; save into ``out``."""
+                   root: Path | None = None, init: Path | None = None, log=print) -> dict:
+    """Train the mel renderer on the train split; report val NLL/L1; save into ``out``.
+
+    ``init``: a folder with renderer weights to continue from (a second training stage).
+    """
     import torch
 
     from .renderer import MelRenderer, RendererConfig, laplace_nll
@@ -246,6 +294,15 @@ def train_renderer(out: Path, *, config: RendererTrainConfig = RendererTrainConf
     model = MelRenderer(RendererConfig(n_events=len(ms.labels), event_dim=config.event_dim, channels=config.channels,
                                        kernel=config.kernel, dilations=config.dilations,
                                        temperature=config.temperature, labels=ms.labels))
+    history = []
+    if init is not None:
+        prev = MelRenderer.load(init)
+        if prev.config.labels != ms.labels:
+            raise MelfoleyError(f"renderer in {init} was trained on other events; train from scratch")
+        model.load_state_dict(prev.state_dict())
+        prev_cfg = json.loads((Path(init) / "renderer.json").read_text())
+        history = prev_cfg.get("training_history", []) + [prev_cfg.get("training", {})]
+        log(f"renderer: continuing from {init} ({sum(h.get('steps', 0) for h in history)} steps so far)")
     n_params = sum(p.numel() for p in model.parameters())
     log(f"renderer: {n_params / 1e6:.2f} M parameters; {len(tr.items)} train / {len(va.items)} val files")
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -275,9 +332,9 @@ def train_renderer(out: Path, *, config: RendererTrainConfig = RendererTrainConf
     model.eval()
     figures = evaluate_renderer(model, va)
     log(f"renderer: {step} steps in {minutes:.1f} min; val: " + ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
-    extra = {"seed": seed, "steps": step, "train_minutes": round(minutes, 2), "val": figures,
+    extra = {"seed": seed, "steps": step, "licence": licence_summary(tr.items), "train_minutes": round(minutes, 2), "val": figures,
              "train_config": asdict(config), "train_files": len(tr.items)}
-    model.save(out, extra={"training": extra})
+    model.save(out, extra={"licence": extra.pop("licence"), "training": extra, "training_history": history})
     write_attribution(out, tr.items, "code prior and renderer")
     return extra
 

@@ -1,0 +1,129 @@
+"""The embedded engine end to end with the shipped weights (real vocoder, real procedural video)."""
+
+import numpy as np
+import pytest
+
+from melfoley.core import qcd
+from melfoley.core.engine import FoleyRequest, get_engine
+from melfoley.core.engines.embedded import EmbeddedEngine, default_weights_dir
+from melfoley.core.errors import WeightsError
+from melfoley.core.mel import log_mel
+
+SR = 22050
+
+
+@pytest.fixture(scope="module")
+def product():
+    """The default engine: shipped renderer + universal HiFi-GAN."""
+    return get_engine("embedded")
+
+
+@pytest.fixture(scope="module")
+def engine():
+    """The Griffin-Lim vocoder path: same prior and renderer, cheaper vocoder; keeps these tests fast."""
+    return get_engine("embedded", vocoder="griffinlim")
+
+
+def _still(seconds, fps=25.0):
+    return np.full((max(1, int(seconds * fps)), 48, 64, 3), 90, np.uint8)
+
+
+def _req(seconds, prompt="footsteps on gravel", **kw):
+    return FoleyRequest(None, 0.0, seconds, prompt, frames=_still(seconds), frame_rate=25.0, **kw)
+
+
+def _energy(y):
+    return qcd.decompose(log_mel(y, "hifigan22k"), "hifigan22k")[0].numpy()
+
+
+def test_engine_is_resident_and_describes_itself(product):
+    assert get_engine("embedded") is product
+    d = product.describe()
+    assert d["engine"] == "embedded" and len(d["weights_sha256"]) == 64
+    assert d["bandwidth_hz"] == 8000.0 and d["nyquist_hz"] == 11025.0 and "CC-BY-SA" in d["licence"]
+
+
+def test_same_seed_same_take_different_seed_different_take(product):
+    a, b = product.generate([_req(1.5, takes=2, seed=11)])[0]
+    a2, _ = product.generate([_req(1.5, takes=2, seed=11)])[0]
+    (c,) = product.generate([_req(1.5, seed=11)])[0]
+    np.testing.assert_array_equal(a.audio, a2.audio)  # the same request: bit-identical
+    np.testing.assert_allclose(a.audio, c.audio, atol=1e-5)  # batched with another take: float rounding only
+    assert a.control == c.control
+    assert not np.allclose(a.audio, b.audio)
+    assert (a.seed, b.seed) == (11, 12)
+    assert np.all(np.isfinite(a.audio)) and np.max(np.abs(a.audio)) <= 1.0
+
+
+def test_energy_edit_moves_output_and_silence_stays_silent(engine):
+    n = engine.predict(_req(3.0)).frames
+    curve = np.full(n, 0.3, np.float32)
+    curve[: n // 4] = 0.0
+    doubled = curve.copy()
+    region = slice(n // 2, 3 * n // 4)
+    doubled[region] *= 2.0
+    (base,) = engine.generate([_req(3.0, energy=curve)])[0]
+    (edit,) = engine.generate([_req(3.0, energy=doubled)])[0]
+    eb, ee = _energy(base.audio), _energy(edit.audio)
+    inner = slice(region.start + 4, region.stop - 4)
+    assert ee[inner].mean() > eb[inner].mean() + 0.1
+    assert np.abs(edit.control.energy[region] - 0.6).max() < 1e-6  # the control carries the edit
+    silent = base.audio[: (n // 4 - 1) * 256]
+    assert np.max(np.abs(silent)) == 0.0  # the drawn silence is digital silence
+
+
+@pytest.mark.parametrize("seconds", [0.2, 0.05])
+def test_short_clips_exact_length(engine, seconds):
+    (t,) = engine.generate([_req(seconds)])[0]
+    assert t.audio.shape == (int(round(seconds * SR)),) and t.sample_rate == SR
+
+
+def test_five_minute_clip_exact_length(engine):
+    seconds = 300.0
+    req = FoleyRequest(None, 0.0, seconds, "rain", frames=_still(2.0, fps=1 / 150), frame_rate=1 / 150,
+                       energy=np.full(64, 0.45, np.float32))
+    (t,) = engine.generate([req])[0]
+    assert t.audio.shape == (int(seconds * SR),)
+    e = _energy(t.audio)
+    assert e[-20:].mean() > 0.3 and e[5:-5].min() > 0.2  # sound all the way, no dropped window
+
+
+def test_prompt_with_no_match_still_renders_and_reports_the_match(engine):
+    (t,) = engine.generate([_req(1.0, prompt="asdkjh")])[0]
+    m = t.metadata["match"]
+    assert m["confident"] is False and len(m["events"]) == 3
+    assert np.sqrt(np.mean(t.audio**2)) > 1e-4
+    (g,) = engine.generate([_req(1.0, prompt="boots crunching on gravel")])[0]
+    assert g.metadata["match"]["events"][0]["label"] == "footsteps_gravel" and g.metadata["match"]["confident"]
+
+
+def test_batch_of_clips_matches_clips_rendered_alone(engine):
+    reqs = [_req(0.7, prompt="rain", seed=1), _req(2.0, prompt="door slams", seed=2, takes=2)]
+    together = engine.generate(reqs)
+    alone = [engine.generate([r])[0] for r in reqs]
+    assert [len(x) for x in together] == [1, 2]
+    for ts, us in zip(together, alone):
+        for t, u in zip(ts, us):
+            assert t.audio.shape == u.audio.shape
+            np.testing.assert_allclose(t.audio, u.audio, atol=2e-3)
+
+
+def test_impacts_in_a_procedural_video_become_onsets(tmp_path, engine):
+    from melfoley.core.synthvideo import render_impact_video
+
+    path = tmp_path / "drop.mp4"
+    true = np.asarray(render_impact_video(path, kind="drop", duration=3.0, seed=5))
+    (t,) = engine.generate([FoleyRequest(path, 0.0, 3.0, "tool impact")])[0]
+    e = _energy(t.audio)
+    rate = SR / 256
+    for s in true:  # each contact: the sound rises right there (within 3 frames, ~35 ms)
+        f = int(s * rate)
+        assert e[f : f + 3].max() - e[max(0, f - 8) : f - 2].min() > 0.1
+
+
+def test_missing_weights_message_names_path_and_command(tmp_path):
+    with pytest.raises(WeightsError) as info:
+        EmbeddedEngine(tmp_path / "empty")
+    msg = str(info.value)
+    assert str(tmp_path / "empty") in msg and "melfoley train" in msg
+    assert default_weights_dir().name == "embedded"
