@@ -78,7 +78,8 @@ def test_short_clips_exact_length(engine, seconds):
     assert t.audio.shape == (int(round(seconds * SR)),) and t.sample_rate == SR
 
 
-def test_five_minute_clip_exact_length(engine):
+def test_five_minute_clip_exact_length():
+    engine = get_engine("embedded", vocoder="griffinlim", gl_iters=4)  # a cheap vocoder pass: length is the point
     seconds = 300.0
     req = FoleyRequest(None, 0.0, seconds, "rain", frames=_still(2.0, fps=1 / 150), frame_rate=1 / 150,
                        energy=np.full(64, 0.45, np.float32))
@@ -105,7 +106,7 @@ def test_batch_of_clips_matches_clips_rendered_alone(engine):
     for ts, us in zip(together, alone):
         for t, u in zip(ts, us):
             assert t.audio.shape == u.audio.shape
-            np.testing.assert_allclose(t.audio, u.audio, atol=2e-3)
+            np.testing.assert_allclose(t.audio, u.audio, atol=1e-5)
 
 
 def test_impacts_in_a_procedural_video_become_onsets(tmp_path, engine):

