@@ -349,8 +349,9 @@ def main(argv=None) -> int:
 
     only = set(args.only.split(","))
     vocs = ["hifigan", "griffinlim"] if args.vocoder == "both" else [args.vocoder]
-    ms = corpus_mels() if "semantic" in only else None
-    ae = AisfxEmbedder() if "semantic" in only else None
+    need = "semantic" in only or bool(args.ablation)
+    ms = corpus_mels() if need else None
+    ae = AisfxEmbedder() if need else None
     for v in vocs:
         eng = EmbeddedEngine(args.weights, vocoder=v, temperature=args.temperature, highband=not args.no_highband)
         print(f"== embedded engine, vocoder {v}, weights {eng.folder} (sha256 {eng.weights_sha256[:12]}), "
@@ -359,6 +360,7 @@ def main(argv=None) -> int:
         log = lambda s: print(s, flush=True)
         if "semantic" in only:
             semantic_and_energy(eng, ms, ae, log)
+        if args.ablation:
             abl = set(filter(None, args.ablation.split(",")))
             if "bypass" in abl:
                 log("-- ablation: renderer bypassed (vocoder on the recomposed 8-band control itself)")

