@@ -348,7 +348,7 @@ def _join(parts: list[np.ndarray], ramp: int = 64) -> np.ndarray:
 
 
 def _write_json(path: Path, doc: dict) -> None:
-    from .stems import _atomic_text
+    from .atomic import atomic_text
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_text(path, json.dumps(doc, indent=1, default=str))
+    atomic_text(path, json.dumps(doc, indent=1, default=str))

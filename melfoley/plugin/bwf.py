@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +20,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from ..core.errors import MelfoleyError
+from .atomic import atomic_write
 
 SAMPLE_RATE = 48000
 BITS = 24
@@ -164,40 +164,21 @@ def write_bwf(path: str | os.PathLike, audio: np.ndarray, *, bext: Bext, ixml: I
         riff_size = 4 + len(meta) + 8 + data_size + pad
         header = b"RIFF" + struct.pack("<I", riff_size) + b"WAVE" + meta + b"data" + struct.pack("<I", data_size)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:40]}.", suffix=".tmp", dir=path.parent)
+    def write(fh) -> None:
+        fh.write(header)
+        step = 1 << 20  # write in chunks: no full 24-bit copy of long stems in memory
+        for i in range(0, frames, step):
+            fh.write(pcm24(x[i:i + step]))
+        if pad:
+            fh.write(b"\0")
+
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(header)
-            step = 1 << 20  # write in chunks: no full 24-bit copy of long stems in memory
-            for i in range(0, frames, step):
-                fh.write(pcm24(x[i:i + step]))
-            if pad:
-                fh.write(b"\0")
-            fh.flush()
-            os.fsync(fh.fileno())
-        public(tmp)
-        os.replace(tmp, path)
+        atomic_write(path, write)
     except OSError as exc:
-        _remove(tmp)
         raise MelfoleyError(f"cannot write stem {path}: {exc}; check the output folder is writable and has space") from exc
-    except BaseException:
-        _remove(tmp)
-        raise
     return path
 
 
-def public(path: str) -> None:
-    """mkstemp files are private (0600); give outputs the usual permissions (umask applied)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
-
-def _remove(p: str) -> None:
-    try:
-        os.unlink(p)
-    except OSError:
-        pass
 
 
 def read_chunks(path: str | os.PathLike) -> dict[str, bytes]:

@@ -16,14 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..core.userdirs import cache_dir
-from .bwf import public as _public
+from .atomic import atomic_write
 
 KEY_VERSION = "melfoley.takes/1"
 _EDGE = 1 << 20
@@ -87,26 +86,11 @@ class TakeCache:
         npz, js = self._paths(key)
         npz.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f"take{i}": np.asarray(a, np.float32) for i, a in enumerate(takes.audio)}
-        _atomic(npz, lambda fh: np.savez(fh, **arrays))
+        atomic_write(npz, lambda fh: np.savez(fh, **arrays))
         doc = {"takes": len(takes.audio), "seeds": takes.seeds, "sample_rate": takes.sample_rate,
                "controls": takes.controls, "engine": takes.meta}
-        _atomic(js, lambda fh: fh.write(json.dumps(doc, default=str).encode()))
+        atomic_write(js, lambda fh: fh.write(json.dumps(doc, default=str).encode()))
 
     def __contains__(self, key: str) -> bool:
         npz, js = self._paths(key)
         return npz.exists() and js.exists()
-
-
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        _public(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

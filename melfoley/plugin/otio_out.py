@@ -16,7 +16,6 @@ input, and writes through a temporary file and ``os.replace``.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from opentimelineio.url_utils import url_from_filepath
 
 from .. import __version__
 from ..core.errors import MelfoleyError
-from .bwf import public as _public
+from .atomic import atomic_path
 from .stems import StemFile
 from .timeline import PictureClip, TimelineSource
 
@@ -196,25 +195,17 @@ def _write_one(tl, path: Path, fmt: str, input_path) -> Path:
     if input_path is not None and path.resolve() == Path(input_path).resolve():
         raise MelfoleyError(f"refusing to overwrite the input timeline {input_path}; choose another output folder")
     suffix, adapter = FORMATS[fmt]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:40]}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # bundle adapters refuse an existing destination
     kwargs = {}
     if fmt == "otioz":
         from opentimelineio.adapters.file_bundle_utils import MediaReferencePolicy
 
         kwargs["media_policy"] = MediaReferencePolicy.MissingIfNotFile
     try:
-        otio.adapters.write_to_file(tl, tmp, adapter_name=adapter, **kwargs)
-        if fmt == "xml":
-            _mark_disabled_audio(tmp, tl)
-        _public(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix) as tmp:  # bundle adapters refuse an existing destination
+            otio.adapters.write_to_file(tl, tmp, adapter_name=adapter, **kwargs)
+            if fmt == "xml":
+                _mark_disabled_audio(tmp, tl)
     except Exception as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         if isinstance(exc, MelfoleyError):
             raise
         raise MelfoleyError(f"cannot write the {fmt} timeline {path}: {type(exc).__name__}: {str(exc)[:300]}; "

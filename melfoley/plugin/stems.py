@@ -14,7 +14,6 @@ import datetime as _dt
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import numpy as np
 
 from .. import __version__
 from ..core.errors import MelfoleyError
-from .bwf import SAMPLE_RATE, Bext, IXml, public as _public, time_reference, write_bwf
+from .atomic import atomic_text
+from .bwf import SAMPLE_RATE, Bext, IXml, time_reference, write_bwf
 from .jobs import ClipJob
 from .timeline import is_drop_frame
 
@@ -71,23 +71,6 @@ def to_48k(audio: np.ndarray, sample_rate: int, samples: int) -> np.ndarray:
     if x.shape[0] >= samples:
         return x[:samples]
     return np.pad(x, (0, samples - x.shape[0]))
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:40]}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _public(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def write_stem(out_dir: str | os.PathLike, job: ClipJob, *, take: int, audio: np.ndarray, sample_rate: int,
@@ -147,7 +130,7 @@ def write_stem(out_dir: str | os.PathLike, job: ClipJob, *, take: int, audio: np
         **(extra or {}),
     }
     try:
-        _atomic_text(sidecar, json.dumps(doc, indent=1, default=str))
+        atomic_text(sidecar, json.dumps(doc, indent=1, default=str))
     except OSError as exc:
         raise MelfoleyError(f"cannot write sidecar {sidecar}: {exc}; check the output folder") from exc
     return StemFile(path, sidecar, clip.clip_id, take, seed, n, tref, job.event.label, job.event.title)
