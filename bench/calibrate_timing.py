@@ -49,23 +49,13 @@ def calibration(limit: int) -> None:
         print(f"  {key:<12} {stats[key]:>9.3f} {current[key]:>9.3f}")
 
 
-def match(truth, onsets, tol=0.05):
-    errors, used = [], set()
-    for t in truth:
-        cands = [(abs(o - t), i) for i, o in enumerate(onsets) if i not in used and abs(o - t) <= tol]
-        if cands:
-            err, i = min(cands)
-            used.add(i)
-            errors.append(err)
-    return errors, len(onsets) - len(used), len(truth) - len(errors)
-
-
 def sync(seeds: int, first_seed: int) -> None:
     import numpy as np
 
     from melfoley.core import synthvideo as sv
     from melfoley.core.mel import get_mel_config
     from melfoley.core.motion import predict_timing
+    from melfoley.core.onsets import f1_score, match_onsets
     from melfoley.core.video import read_frames
 
     rate = get_mel_config("hifigan22k").frame_rate
@@ -91,13 +81,13 @@ def sync(seeds: int, first_seed: int) -> None:
                                           times=got.times if vfr == "native" else None)
                     spent += time.perf_counter() - t0
                     secs += duration
-                    e, f, m = match(truth, pred.onsets)
-                    errors += e
+                    e, _, f, m = match_onsets(pred.onsets, truth)
+                    errors += [abs(x) for x in e]
                     fp += f
                     fn += m
                     n_true += len(truth)
             tp = len(errors)
-            f1 = 2 * tp / max(2 * tp + fp + fn, 1)
+            f1 = f1_score(tp, fp, fn)
             med = 1000 * float(np.median(errors)) if errors else float("nan")
             p90 = 1000 * float(np.percentile(errors, 90)) if errors else float("nan")
             print(f"  {name:<8} {n_true:>8} {med:>10.1f} {p90:>7.1f} {f1:>6.3f} {fp:>4} {fn:>4} "

@@ -32,6 +32,7 @@ from melfoley.core.audio import resample
 from melfoley.core.control import QCDControl
 from melfoley.core.engine import FoleyRequest
 from melfoley.core.mel import get_mel_config, log_mel
+from melfoley.core.onsets import f1_score, match_onsets
 from melfoley.core.train import corpus_mels
 
 MEL = "hifigan22k"
@@ -151,22 +152,6 @@ def detect_onsets(y: np.ndarray, threshold: float = 0.08, min_gap_s: float = 0.0
     return _raw_onsets(y, threshold, min_gap_s) - _detector_bias()
 
 
-def match_onsets(pred: np.ndarray, true: np.ndarray, tol: float = 0.05):
-    """Greedy one-to-one matching: (errors of matched true onsets, tp, fp, fn)."""
-    used, errs = set(), []
-    for t in true:
-        if pred.size == 0:
-            break
-        d = np.abs(pred - t)
-        for i in np.argsort(d):
-            if i not in used and d[i] <= tol:
-                used.add(i)
-                errs.append(float(pred[i] - t))
-                break
-    tp = len(errs)
-    return errs, tp, len(pred) - tp, len(true) - tp
-
-
 # ---------------------------------------------------------------------------- sections
 def real_embeddings(ae, ms) -> np.ndarray:
     """aisfx embeddings of the real recordings of a split, cached in the user cache dir."""
@@ -259,8 +244,8 @@ def sync(engine, log, seeds=(0, 1, 2, 3)):
                 e, a, b, c = match_onsets(np.asarray(info.get("onsets", [])), true)
                 pic_errs += e
                 pic_tp, pic_fp, pic_fn = pic_tp + a, pic_fp + b, pic_fn + c
-    f1 = 2 * tp / max(2 * tp + fp + fn, 1)
-    pf1 = 2 * pic_tp / max(2 * pic_tp + pic_fp + pic_fn, 1)
+    f1 = f1_score(tp, fp, fn)
+    pf1 = f1_score(pic_tp, pic_fp, pic_fn)
     med = float(np.median(np.abs(errs))) if errs else float("nan")
     log(f"sync ({3 * len(seeds)} procedural videos, {tp + fn} true contacts): onsets in the generated audio: "
         f"median |error| {med * 1000:.1f} ms (goal <= 40), F1(+-50 ms) {f1:.3f} (goal >= 0.8; tp {tp}, fp {fp}, fn {fn})")

@@ -11,23 +11,11 @@ from melfoley.core import synthvideo as sv
 from melfoley.core.corpus import load_manifest
 from melfoley.core.mel import get_mel_config
 from melfoley.core.motion import CALIBRATION, IMPACT_LABELS, measure_calibration, predict_timing
+from melfoley.core.onsets import f1_score, match_onsets
 from melfoley.core.video import read_frames
 
 RATE = get_mel_config("hifigan22k").frame_rate
 DURATION = 4.0
-
-
-def _match(truth, onsets, tol=0.05):
-    """Greedy one-to-one matching: (errors of matched truths, false positives, misses)."""
-    onsets = list(onsets)
-    errors, used = [], set()
-    for t in truth:
-        cands = [(abs(o - t), i) for i, o in enumerate(onsets) if i not in used and abs(o - t) <= tol]
-        if cands:
-            err, i = min(cands)
-            used.add(i)
-            errors.append(err)
-    return errors, len(onsets) - len(used), len(truth) - len(errors)
 
 
 def _predict(path, duration=DURATION, fps=None):
@@ -54,12 +42,12 @@ def test_onsets_at_contact_frames(impact_runs):
     errors, fp, fn = [], 0, 0
     for kind, truth, pred, _ in impact_runs:
         assert len(truth) >= 3, kind
-        e, f, m = _match(truth, pred.onsets)
-        errors += e
+        e, _, f, m = match_onsets(pred.onsets, truth)
+        errors += [abs(x) for x in e]
         fp += f
         fn += m
     tp = len(errors)
-    f1 = 2 * tp / (2 * tp + fp + fn)
+    f1 = f1_score(tp, fp, fn)
     assert np.median(errors) <= 0.040
     assert f1 >= 0.8, (tp, fp, fn)
 
@@ -87,9 +75,9 @@ def test_vfr_video_conformed(tmp_path):
     path = tmp_path / "vfr_drop.mp4"
     truth = sv.render_impact_video(path, kind="drop", fps=30, duration=DURATION, seed=4, vfr=True)
     pred, _ = _predict(path, fps=30.0)  # conform VFR to a uniform grid before analysis
-    errors, fp, fn = _match(truth, pred.onsets, tol=0.05)
+    errors, _, fp, fn = match_onsets(pred.onsets, truth, tol=0.05)
     assert len(errors) >= len(truth) - 1 and fp <= 1
-    assert np.median(errors) <= 0.040
+    assert np.median(np.abs(errors)) <= 0.040
 
 
 def test_still_picture_is_silent():
