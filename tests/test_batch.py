@@ -24,6 +24,7 @@ class CountingEngine:
         self.calls: list[str] = []
         self.fail_on, self.interrupt_on = fail_on, interrupt_on
         self.sample_rate = self.inner.sample_rate
+        self.picture_size, self.picture_fps = self.inner.picture_size, self.inner.picture_fps
 
     def __call__(self, name):
         return self

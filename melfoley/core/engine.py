@@ -68,6 +68,10 @@ class Engine:
     name = "base"
     mel = "hifigan22k"
     sample_rate = 22050
+    #: the picture the engine wants from a front end that decodes for it (batch, panel):
+    #: short side in px and frame rate (None: the media's own frames)
+    picture_size: int | None = 224
+    picture_fps: float | None = None
     #: renderers with a fixed window set these; longer controls are rendered in overlapping windows
     window_frames: int | None = None
     overlap_frames: int = 0

@@ -312,8 +312,8 @@ class BatchRunner:
         from ..core.control import QCDControl
 
         t, c = time.perf_counter(), time.process_time()
-        frames, rate = clip_picture(clip, info, start, media_dur, size=getattr(engine, "picture_size", 224),
-                                    fps=getattr(engine, "picture_fps", None), notes=res.notes)
+        frames, rate = clip_picture(clip, info, start, media_dur, size=engine.picture_size,
+                                    fps=engine.picture_fps, notes=res.notes)
         res.decode_s, res.decode_cpu_s = time.perf_counter() - t, time.process_time() - c
         t, c = time.perf_counter(), time.process_time()
         dur = clip.duration

@@ -16,7 +16,6 @@ import numpy as np
 
 from melfoley.core.errors import MelfoleyError
 
-PREDICT_SIZE = 224    # px, what the engines decode by default (melfoley.core.video.read_frames)
 THUMB_STEP = 2        # keep every 2nd pixel for the transport thumbnail
 
 Emit = Callable[..., None]
@@ -55,8 +54,7 @@ def build_preview(session, clip_id: str, engine_name: str, emit: Emit | None = N
 
     emit and emit("progress", 0, 3, f"{clip_id}: reading picture")
     engine = get_engine(engine_name)
-    frames, rate = session.picture(clip_id, size=getattr(engine, "picture_size", PREDICT_SIZE),
-                                   fps=getattr(engine, "picture_fps", None))
+    frames, rate = session.picture(clip_id, size=engine.picture_size, fps=engine.picture_fps)
     st = session.state(clip_id)
     video, start, _, _ = session.media_window(clip_id)
     duration = float(st.clip.duration)

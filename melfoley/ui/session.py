@@ -151,8 +151,8 @@ class Session:
 
         job = self.job(clip_id, default_engine)
         _, start, _, _ = self.media_window(clip_id)
-        frames, rate = self.picture(clip_id, size=getattr(engine, "picture_size", 224),
-                                    fps=getattr(engine, "picture_fps", None))
+        frames, rate = self.picture(clip_id, size=engine.picture_size,
+                                    fps=engine.picture_fps)
         return clip_requests(job, self.state(clip_id).clip, start, frames, rate, label=clip_id)
 
     # ------------------------------------------------------------------ edits

@@ -25,6 +25,7 @@ from ..control import QCDControl
 from ..engine import Engine, FoleyRequest, register_engine
 from ..errors import MediaError
 from ..mel import from_unit, get_mel_config, slaney_filterbank
+from ..motion import PICTURE_SIZE
 
 FLAT_ENERGY = 0.45
 FLAT_SPREAD = 0.08
@@ -153,6 +154,7 @@ class DebugEngine(Engine):
     name = "debug"
     mel = "hifigan22k"
     sample_rate = 22050
+    picture_size = PICTURE_SIZE
     window_frames = 862  # ~10 s: long clips exercise the windowed path like the product engine
     overlap_frames = 22
 

@@ -26,6 +26,7 @@ from ..control import QCDControl
 from ..engine import Engine, FoleyRequest, ProgressFn, Take, check_request, fit_length, register_engine
 from ..errors import WeightsError
 from ..mel import from_unit, get_mel_config, slaney_filterbank
+from ..motion import PICTURE_SIZE
 from ..windows import crossfade_join, plan_windows
 from .debug import clip_frames, picture_timing
 
@@ -83,6 +84,7 @@ class EmbeddedEngine(Engine):
     mel = "hifigan22k"
     sample_rate = 22050
     window_frames = WINDOW
+    picture_size = PICTURE_SIZE  # motion analysis works on 32 px grey: decode no more than it needs
     overlap_frames = OVERLAP
 
     def __init__(self, weights: str | Path | None = None, vocoder: str = "hifigan", device: str = "cpu",

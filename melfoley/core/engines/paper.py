@@ -73,6 +73,8 @@ class PaperEngine(Engine):
     name = "paper"
     mel = "auffusion16k"
     sample_rate = 16000
+    picture_size = 224
+    picture_fps = FPS
 
     def __init__(self, weights: str | Path | None = None, device=None, dtype=None, *, scheduler: str = "dpm++",
                  steps: int | None = None, guidance: float = 7.5, batch: int = 8):
