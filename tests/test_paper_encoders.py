@@ -12,12 +12,7 @@ from melfoley.core.paper.encoders import (EfficientNetLite0Encoder, PrecomputedF
                                           load_visual_encoder, prepare_frames, save_visual_encoder)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

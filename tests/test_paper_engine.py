@@ -14,12 +14,7 @@ from melfoley.core.errors import MelfoleyError, WeightsError
 from melfoley.core.paper.tiny import save_tiny_weights
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(autouse=True)

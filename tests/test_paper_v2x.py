@@ -12,13 +12,7 @@ from melfoley.core.paper.tiny import TINY_V2X
 from melfoley.core.paper.v2x import V2XPredictor, focal_loss, v2x_loss
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models run much faster on one thread than on two busy shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _model(seed=0, **kw):
