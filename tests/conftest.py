@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from melfoley.core.corpus import corpus_root, load_manifest

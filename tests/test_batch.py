@@ -242,3 +242,18 @@ def test_edl_clip_relinked_by_name_is_placed_by_the_file_timecode(tmp_path):
     assert report.ok, report.to_dict()
     assert any("start timecode" in n for n in report.clips[0].notes)
     assert WavInfoReader(report.clips[0].stems[0]).bext.time_reference == 3600 * 48000
+
+
+def test_paper_engine_flags_name_the_missing_weights_and_fall_back_on_request(tmp_path, media, capsys):
+    tl = _three(tmp_path, media)
+    missing = tmp_path / "no_weights"
+    rc = main(["batch", str(tl), "-o", str(tmp_path / "out"), "--engine", "paper", "--weights", str(missing),
+               "--quiet"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "done 0" in out and str(missing) in out and "melfoley convert" in out
+    rc = main(["batch", str(tl), "-o", str(tmp_path / "out2"), "--engine", "paper", "--weights", str(missing),
+               "--fallback", "--quiet"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "done 3, cached 0, failed 0" in out
+    side = json.loads(next((tmp_path / "out2" / "stems").glob("*.json")).read_text())
+    assert side["engine"]["engine"] == "embedded"  # the stem says which engine really rendered it
