@@ -38,24 +38,15 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=8.0, help="length of the idle measurement")
     args = ap.parse_args()
 
-    from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
     from melfoley.core.corpus import corpus_root
+    from melfoley.ui.latency import LatencyProbe
     from melfoley.ui.panel import FoleyPanel
     from melfoley.ui.sample_edit import make_edit
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    lat: list[int] = []
-    last = [None]
-    clock = QElapsedTimer()
-    clock.start()
-
-    def probe():
-        now = clock.elapsed()
-        if last[0] is not None:
-            lat.append(now - last[0] - INTERVAL_MS)
-        last[0] = now
+    probe = LatencyProbe(INTERVAL_MS)
 
     def run_until(cond, timeout: float) -> None:
         end = time.monotonic() + timeout
@@ -63,14 +54,10 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.002)
 
-    timer = QTimer()
-    timer.setInterval(INTERVAL_MS)
-    timer.timeout.connect(probe)
-
-    timer.start()
+    probe.start()
     run_until(lambda: False, args.seconds)
-    timer.stop()
-    print(f"idle event loop ({args.seconds:.0f} s): {stats(lat)}")
+    probe.stop()
+    print(f"idle event loop ({args.seconds:.0f} s): {stats(probe.lateness)}")
 
     work = Path(tempfile.mkdtemp(prefix="melfoley-bench-ui-"))
     edit = make_edit(work / "edit.otio", corpus_root() / "video", long=True)
@@ -86,18 +73,16 @@ def main() -> int:
 
     done = []
     panel.generation_finished.connect(done.append)
-    lat.clear()
-    last[0] = None
-    timer.start()
+    probe.start()
     t = time.monotonic()
     panel.generate(["V1/0", "V1/4"])
     run_until(lambda: bool(done), 900)
     wall = time.monotonic() - t
-    timer.stop()
+    probe.stop()
     picture = sum(float(session.state(c).clip.duration) for c in ("V1/0", "V1/4"))
     print(f"batch with {args.engine}: 2 clips ({picture:.1f} s of picture) x {args.takes} takes in {wall:.2f} s "
           f"({done[0] if done else 'unfinished'})")
-    print(f"event loop during the batch: {stats(lat)}")
+    print(f"event loop during the batch: {stats(probe.lateness)}")
     panel.shutdown()
     try:
         load = os.getloadavg()

@@ -20,11 +20,12 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 import opentimelineio as otio  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from melfoley.core.engines import debug as debug_engine  # noqa: E402
 from melfoley.ui.engine_host import shared_host  # noqa: E402
+from melfoley.ui.latency import LatencyProbe  # noqa: E402
 from melfoley.ui.panel import FoleyPanel  # noqa: E402
 from melfoley.ui.sample_edit import make_edit  # noqa: E402
 from melfoley.ui.window import FoleyWindow  # noqa: E402
@@ -203,20 +204,9 @@ def test_ui_answers_within_100ms_during_a_batch(qtbot, panel, corpus, tmp_path, 
     monkeypatch.setattr(debug_engine.DebugEngine, "render", render)
     qtbot.waitUntil(lambda: not panel.runner.is_busy(), timeout=20000)  # thumbnails, preview
 
-    interval, lateness = 20, []
-    clock, last = QElapsedTimer(), [None]
-    clock.start()
-
-    def probe():
-        now_ms = clock.elapsed()
-        if last[0] is not None:
-            lateness.append(now_ms - last[0] - interval)
-        last[0] = now_ms
-
-    timer = QTimer()
-    timer.setInterval(interval)
-    timer.timeout.connect(probe)
-    timer.start()
+    probe = LatencyProbe(20)
+    lateness = probe.lateness
+    probe.start()
     t0 = time.monotonic()
     with qtbot.waitSignal(panel.generation_finished, timeout=120000) as fin:
         panel.generate(["V1/0", "V1/4"])
@@ -224,7 +214,7 @@ def test_ui_answers_within_100ms_during_a_batch(qtbot, panel, corpus, tmp_path, 
         panel.clips.select_ids(["V1/4"])
         qtbot.keyClicks(panel.editor.prompt, " x")
     batch_s = time.monotonic() - t0
-    timer.stop()
+    probe.stop()
     assert fin.args[0]["done"] == ["V1/0", "V1/4"] and len(session.state("V1/4").takes) == 8
     assert not rendered_here  # all 16 takes were rendered by the engine process
     host = shared_host("generate")
