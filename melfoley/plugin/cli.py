@@ -15,7 +15,7 @@ import sys
 from .. import __version__
 
 #: sub-commands in help order; each names a module under melfoley.plugin.commands
-COMMANDS = ["analyze", "batch", "panel", "train", "convert"]
+COMMANDS = ["analyze", "batch", "library", "panel", "watch", "host", "train", "dataset", "eval", "paper", "convert"]
 
 
 def build_parser() -> argparse.ArgumentParser:
