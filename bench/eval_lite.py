@@ -19,7 +19,6 @@ Usage: python bench/eval_lite.py [--vocoder hifigan|griffinlim|both] [--weights 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import tempfile
 import time
 from pathlib import Path
@@ -28,10 +27,10 @@ import numpy as np
 import torch
 
 from melfoley.core import qcd
-from melfoley.core.audio import resample
 from melfoley.core.control import QCDControl
 from melfoley.core.engine import FoleyRequest
 from melfoley.core.mel import get_mel_config, log_mel
+from melfoley.core.metrics import AisfxEmbedder, accuracy, frechet, nearest_centroid, split_embeddings
 from melfoley.core.onsets import f1_score, match_onsets
 from melfoley.core.train import corpus_mels
 
@@ -39,63 +38,8 @@ MEL = "hifigan22k"
 SR = 22050
 
 
-# ---------------------------------------------------------------------------- aisfx (offline, from the wheel)
-class AisfxEmbedder:
-    """The aisfx X-Sequential-CE embedding net (CC BY 4.0) loaded from its installed package files."""
-
-    def __init__(self):
-        spec = importlib.util.find_spec("aisfx")
-        pkg = Path(list(spec.submodule_search_locations)[0])
-        from aisfx.models.cnn2d import CrossNet, EmbeddingNet
-
-        weights, ds = torch.load(pkg / "models" / "checkpoint.pth", map_location="cpu", weights_only=False)
-        net = CrossNet(EmbeddingNet("max", 3, 1, 64), ds, "cpu")
-        net.load_state_dict(weights)
-        self.net = net.eval()
-        import librosa
-
-        self.fb = librosa.filters.mel(sr=44100, n_fft=2048, n_mels=96, fmin=0.0, fmax=22050.0, htk=True, norm=1.0)
-        self.window = torch.hann_window(2048)
-
-    def spectrogram(self, y44: np.ndarray) -> np.ndarray:
-        """aisfx's librosa front-end: power mel (96, htk, L1 filters), log10(10000 x + 1), / 9.4578."""
-        y = torch.from_numpy(y44.astype(np.float32))
-        spec = torch.stft(y, 2048, 1024, 2048, self.window, center=True, pad_mode="constant",
-                          return_complex=True).abs() ** 2
-        mel = self.fb @ spec.numpy()
-        return (np.log10(mel * 10000.0 + 1.0) / 9.457798957824707).T.astype(np.float32)  # [T, 96]
-
-    @torch.inference_mode()
-    def embed(self, y: np.ndarray, sr: int) -> np.ndarray:
-        y = np.asarray(y, np.float32)
-        m = float(np.max(np.abs(y))) or 1.0
-        y44 = resample(y / m, sr, 44100)
-        s = self.spectrogram(y44)
-        block, hop = 100, 50
-        if s.shape[0] < block:
-            s = np.pad(s, ((0, block - s.shape[0]), (0, 0)))
-        starts = list(range(0, s.shape[0] - block + 1, hop))
-        blocks = np.stack([s[a:a + block] for a in starts])
-        return self.net.get_embedding(torch.from_numpy(blocks)).mean(0).numpy()
-
-
-def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy import linalg
-
-    mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
-    covmean = covmean.real
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
-
-
 def centroid_accuracy(emb: np.ndarray, labels: list[str], centroids: dict[str, np.ndarray]) -> float:
-    names = sorted(centroids)
-    c = np.stack([centroids[n] for n in names])
-    c = c / np.linalg.norm(c, axis=1, keepdims=True)
-    e = emb / np.linalg.norm(emb, axis=1, keepdims=True)
-    pred = [names[i] for i in np.argmax(e @ c.T, axis=1)]
-    return float(np.mean([p == l for p, l in zip(pred, labels)]))
+    return accuracy(nearest_centroid(emb, centroids), labels)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -155,24 +99,7 @@ def detect_onsets(y: np.ndarray, threshold: float = 0.08, min_gap_s: float = 0.0
 # ---------------------------------------------------------------------------- sections
 def real_embeddings(ae, ms) -> np.ndarray:
     """aisfx embeddings of the real recordings of a split, cached in the user cache dir."""
-    import hashlib
-
-    import soundfile as sf
-
-    from melfoley.core.userdirs import cache_dir
-
-    key = hashlib.sha256("\n".join(str(it.path) for it in ms.items).encode()).hexdigest()[:16]
-    path = cache_dir() / "eval" / f"aisfx_{key}.npy"
-    if path.exists():
-        return np.load(path)
-    out = []
-    for it in ms.items:
-        y, sr = sf.read(str(it.path), dtype="float32")
-        out.append(ae.embed(y if y.ndim == 1 else y.mean(1), sr))
-    out = np.stack(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, out)
-    return out
+    return split_embeddings(ae, [it.path for it in ms.items])
 
 
 def semantic_and_energy(engine, ms, ae, log):
