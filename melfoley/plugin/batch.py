@@ -3,15 +3,18 @@
 ``BatchRunner(config).run()`` reads the edit, finds its picture clips and, clip by clip:
 checks the media, builds the job (defaults + clip metadata + prompt markers), looks the
 takes up in the content-hash cache (:mod:`.cache`), otherwise decodes exactly the clip's
-source range and renders the takes, then writes the stems (:mod:`.stems`). After every
-clip the output timeline is rewritten (atomically, as ``.otio``) holding the stems done so
-far, so an interrupted run leaves finished stems and a valid partial timeline; a rerun
-redoes only what is missing (stems already on disk with the same key are kept as they are).
+source range and renders the takes, then writes the stems (:mod:`.stems`). Clips run through
+an executor (:mod:`.driver`): in this process by default, or on a Ray cluster
+(:mod:`.farm`); the driver alone writes the output timeline and the report. While the run
+goes on, the output timeline is rewritten (atomically, as ``.otio``) at a bounded rate
+holding the stems done so far, so an interrupted run leaves finished stems and a valid
+partial timeline; a rerun redoes only what is missing (stems already on disk with the same
+key are kept as they are).
 
 One clip failing (missing media, a bad setting, a decoder error) is recorded with its
 reason and the run goes on; Ctrl-C (``KeyboardInterrupt``) stops after writing the partial
 timeline and the report. A progress callback gets clips done, cached, failed and the time
-left. Farm mode (Ray) is not included: ``ray`` is not installed here (see docs/plugin.md).
+left.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from ..core.errors import MediaError, MelfoleyError
 from .cache import CachedTakes, TakeCache, cache_key, media_identity
 from .jobs import BatchDefaults, ClipJob, build_job
 from .picture import clip_picture, clip_requests
-from .otio_out import Placement, build_output_timeline, output_path, write_timeline
+from .driver import ClipContext, Executor, LocalExecutor, Meter, PartialTimeline
+from .otio_out import Placement, output_path, write_timeline
 from .stems import StemFile, ucs_name, write_stem
-from .timeline import PictureClip, TimelineSource, find_picture_clips, media_timecode, read_timeline
+from .timeline import PictureClip, find_picture_clips, media_timecode, read_timeline
 
 STEMS_DIR = "stems"
 REPORT_NAME = "melfoley_report.json"
@@ -121,12 +125,15 @@ ProgressFn = Callable[[Progress], None]
 
 
 class BatchRunner:
-    """Runs one batch; ``engine_factory(name)`` defaults to :func:`melfoley.core.engine.get_engine`."""
+    """Runs one batch; ``engine_factory(name)`` defaults to :func:`melfoley.core.engine.get_engine`;
+    ``executor`` (built from this runner) defaults to :class:`.driver.LocalExecutor`."""
 
     def __init__(self, config: BatchConfig, *, progress: ProgressFn | None = None,
-                 engine_factory: Callable | None = None):
+                 engine_factory: Callable | None = None,
+                 executor: Callable[[BatchRunner], Executor] | None = None):
         self.config = config
         self.progress = progress
+        self.executor = (executor or LocalExecutor)(self)
         self._engine_factory = engine_factory
         self.cache = TakeCache(config.cache_root) if config.use_cache else None
         self._probes: dict[str, object] = {}
@@ -157,51 +164,49 @@ class BatchRunner:
 
     # ------------------------------------------------------------------ run
     def run(self) -> BatchReport:
+        """Read and scan the edit, run its clips through the executor, write the timeline and the report.
+
+        The driver (this method) alone writes the output timeline and the report, whichever
+        executor renders the clips; results may arrive in any order and are reported in scan order.
+        """
         cfg = self.config
         t0 = time.perf_counter()
         src = read_timeline(cfg.timeline, edl_rate=cfg.edl_rate, timeline_name=cfg.timeline_name)
         scan = find_picture_clips(src, media_root=cfg.media_root, include_disabled=cfg.include_disabled)
         out_dir = Path(cfg.out_dir)
-        stems_dir = out_dir / STEMS_DIR
         show = cfg.show or src.timeline.name or Path(cfg.timeline).stem
+        ctx = ClipContext(out_dir / STEMS_DIR, show, src.timeline.name or show, str(src.path))
         otio_path = output_path(out_dir, cfg.timeline, "otio")
-        report = BatchReport(str(cfg.timeline), str(otio_path), "", str(stems_dir), [], notes=list(src.notes))
-        report.clips += [ClipResult(s.clip_id, s.name, "", 0.0, "skipped", s.reason) for s in scan.skipped]
+        report = BatchReport(str(cfg.timeline), str(otio_path), "", str(ctx.stems_dir), [], notes=list(src.notes))
+        skipped = [ClipResult(s.clip_id, s.name, "", 0.0, "skipped", s.reason) for s in scan.skipped]
+        report.clips = list(skipped)
+        clips = scan.clips
+        results: dict[int, ClipResult] = {}
         placements: list[Placement] = []
-        total = len(scan.clips)
-        rendered_picture = rendered_time = 0.0
-        remaining = sum(float(c.duration) for c in scan.clips)
-        done = cached = failed = 0
-        self._write_partial(src, placements, otio_path, report, complete=False)
-        for clip in scan.clips:
-            try:
-                self._tick(done, total, cached, failed, t0, rendered_time, rendered_picture, remaining,
-                           f"{clip.clip_id} {clip.name}")
-                result, new = self._do_clip(src, clip, stems_dir, show)
-            except KeyboardInterrupt:
-                report.interrupted = True
-                report.notes.append(f"interrupted at clip {clip.clip_id}; rerun the same command to finish")
-                break
-            report.clips.append(result)
-            placements += new
-            done += 1
-            remaining -= float(clip.duration)
-            if result.status == "failed":
-                failed += 1
-            elif result.status == "cached":
-                cached += 1
-            else:
-                rendered_time += result.decode_s + result.render_s + result.write_s
-                rendered_picture += result.duration
-            try:
-                self._write_partial(src, placements, otio_path, report, complete=False)
-            except KeyboardInterrupt:  # the atomic write left the previous partial timeline in place
-                report.interrupted = True
-                report.notes.append(f"interrupted after clip {clip.clip_id}; rerun the same command to finish")
-                break
+        partial = PartialTimeline(src, otio_path, cfg.timeline)
+        meter = Meter(clips, t0, self.progress, parallel=self.executor.parallelism)
+        partial.write(placements, report.totals(), complete=False)
+        meter.tick()
+        try:
+            for i, result, new in self.executor.run(ctx, clips):
+                results[i] = result
+                placements += new
+                meter.finished(i, result)
+                if partial.due():
+                    report.clips = skipped + [results[k] for k in sorted(results)]
+                    partial.write(placements, report.totals(), complete=False)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            left = len(clips) - len(results)
+            at = f" at clip {meter.current}" if meter.current else ""
+            report.notes.append(f"interrupted{at} ({left} of {len(clips)} clips left); "
+                                "rerun the same command to finish")
+        finally:
+            self.executor.close()
+        report.clips = skipped + [results[k] for k in sorted(results)]
         report.elapsed = time.perf_counter() - t0
         complete = not report.interrupted
-        tl = self._write_partial(src, placements, otio_path, report, complete=complete)
+        tl = partial.write(placements, report.totals(), complete=complete)
         report.exported = str(otio_path)
         if complete and cfg.fmt != "otio":
             if cfg.fmt == "edl" and not placements:
@@ -209,36 +214,28 @@ class BatchRunner:
             else:
                 report.exported = str(write_timeline(tl, output_path(out_dir, cfg.timeline, cfg.fmt), cfg.fmt,
                                                      input_path=cfg.timeline))
-        if not report.interrupted:
-            self._tick(done, total, cached, failed, t0, rendered_time, rendered_picture, 0.0, "")
         report.elapsed = time.perf_counter() - t0
         _write_json(out_dir / REPORT_NAME, report.to_dict())
         return report
 
-    def _tick(self, done, total, cached, failed, t0, rtime, rpic, remaining, current):
-        if self.progress is None:
-            return
-        eta = (rtime / rpic) * remaining if rpic > 0 else None
-        self.progress(Progress(done, total, cached, failed, time.perf_counter() - t0, eta, current))
-
-    def _write_partial(self, src, placements, path, report, *, complete):
-        tl = build_output_timeline(src, placements, complete=complete, report=report.totals())
-        write_timeline(tl, path, "otio", input_path=self.config.timeline)
-        return tl
+    def run_clip(self, ctx: ClipContext, clip: PictureClip) -> tuple[ClipResult, list[Placement]]:
+        """One clip, start to finish, failure-isolated (what every executor calls)."""
+        return self._do_clip(ctx, clip)
 
     # ------------------------------------------------------------------ one clip
-    def _do_clip(self, src: TimelineSource, clip: PictureClip, stems_dir: Path, show: str):
+    def _do_clip(self, ctx: ClipContext, clip: PictureClip):
         res = ClipResult(clip.clip_id, clip.name, clip.timecode(), float(clip.duration), "done",
                          notes=list(clip.flags))
         try:
-            return self._clip_body(src, clip, stems_dir, show, res)
+            return self._clip_body(ctx, clip, res)
         except MelfoleyError as exc:
             res.status, res.reason = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - isolate the clip, report, go on
             res.status, res.reason = "failed", f"internal error {type(exc).__name__}: {exc} (please report it)"
         return res, []
 
-    def _clip_body(self, src, clip, stems_dir, show, res):
+    def _clip_body(self, ctx: ClipContext, clip: PictureClip, res: ClipResult):
+        stems_dir, show = ctx.stems_dir, ctx.show
         if clip.media_problem:
             raise MediaError(f"clip {clip.clip_id} '{clip.name}': {clip.media_problem}")
         job = build_job(clip, self.config.defaults)
@@ -279,7 +276,7 @@ class BatchRunner:
         for k, (audio, seed, ctl) in enumerate(zip(takes.audio, takes.seeds, takes.controls), start=1):
             stems.append(write_stem(stems_dir, job, take=k, audio=audio, sample_rate=takes.sample_rate, seed=seed,
                                     control_dict=ctl, engine_info=info_engine, show=show,
-                                    project=src.timeline.name or show, timeline_path=str(src.path),
+                                    project=ctx.project, timeline_path=ctx.timeline_path,
                                     cache_key=key, extra={"notes": res.notes}))
         res.write_s = time.perf_counter() - t
         res.stems = [str(s.path) for s in stems]
