@@ -7,6 +7,11 @@
 - ``render_counter_video``: every frame shows its own index as a 4x4 bar code of black
   and white blocks (``read_counter`` decodes it), for frame-accuracy tests, including
   variable frame rate (irregular presentation times).
+- ``render_scene_video``: scenes for sync and silence scoring, returning a
+  :class:`SceneTruth` with the contact times and the spans where nothing touches: a ball
+  bouncing with restitution 0.7 down to its sixth (tiny) bounce, a sliding box, a rolling
+  ball, a spinning object, a camera pan and a camera zoom (each of the last five followed by
+  one drop, so every scene has a contact).
 
 Codecs: ``libx264`` (yuv420p, with B-frames and a short GOP so that seeks land mid-GOP)
 or ``mpeg4``, in ``.mp4`` or ``.mov``.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -273,3 +279,162 @@ def render_impact_video(path, *, kind: str = "drop", fps=25.0, duration: float =
 
     _write(Path(path), frames(), frame_times, fps, codec, gop=max(2, int(round(float(fps) / 2))))
     return true_times
+
+
+# ---------------------------------------------------------------------------- scenes with no-touch spans
+SCENE_KINDS = ("bounce", "slide", "roll", "rotate", "pan", "zoom")
+RESTITUTION = 0.7
+
+
+@dataclass(frozen=True)
+class SceneTruth:
+    """Ground truth of a scene video: contact times (s) and the spans where nothing touches.
+
+    ``quiet`` holds ``(start, end, what)`` spans (seconds; they may overlap): "before first
+    contact", "slide", "roll", "rotation", "pan", "zoom", "rest" (after the last contact).
+    A contact's own sound rings past it: scorers leave a guard after each contact.
+    """
+
+    kind: str
+    contacts: list[float]
+    quiet: list[tuple[float, float, str]]
+    duration: float
+
+
+def _disc_sprite(radius: int, color, angle: float = 0.0, square: bool = False):
+    """A checker-textured disc (or square) rotated by ``angle`` radians, and its mask."""
+    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1].astype(np.float32)
+    c, s = math.cos(angle), math.sin(angle)
+    u, v = c * xx + s * yy, -s * xx + c * yy
+    if square:
+        half = radius / math.sqrt(2.0)
+        mask = (np.abs(u) <= half) & (np.abs(v) <= half)
+    else:
+        mask = (xx ** 2 + yy ** 2) <= radius ** 2
+    cell = max(3.0, radius / 2.0)
+    checker = ((np.floor(u / cell) + np.floor(v / cell)) % 2).astype(np.float32)
+    img = np.asarray(color, np.float32)[None, None, :] * (0.6 + 0.4 * checker[..., None])
+    return img, mask
+
+
+def _snap_time(t: float, fps: Fraction) -> float:
+    return float(Fraction(round(t * fps)) / fps)
+
+
+def _drop_y(t: float, contact: float, top: float, floor: float, fall: float) -> float:
+    """Height of an object hanging at ``top`` that falls for ``fall`` s and lands on ``floor`` at ``contact``."""
+    if t <= contact - fall:
+        return top
+    if t >= contact:
+        return floor
+    g = 2 * (floor - top) / fall ** 2
+    dt = t - (contact - fall)
+    return top + 0.5 * g * dt * dt
+
+
+def _bounce_plan(rng, fps: Fraction, duration: float) -> tuple[list[float], float]:
+    """Contacts of a ball dropped from rest bouncing with restitution 0.7 down to the sixth bounce."""
+    fall = rng.uniform(0.42, 0.55)
+    t = _snap_time(rng.uniform(0.6, 0.9), fps)
+    out = [t]
+    for k in range(1, 7):
+        gap = 2 * fall * RESTITUTION ** k
+        t = max(_snap_time(t + gap, fps), out[-1] + 2 / float(fps))
+        out.append(t)
+    if out[-1] > duration - 0.5:
+        raise ValueError(f"a bounce scene needs {out[-1] + 0.5:.2f} s; got duration {duration}")
+    return out, fall
+
+
+def render_scene_video(path, kind: str = "bounce", *, fps=25.0, duration: float = 5.0,
+                       size: tuple[int, int] = (320, 240), seed: int = 0, codec: str = "libx264") -> SceneTruth:
+    """Write a scene with known contacts and no-touch spans; return its :class:`SceneTruth`.
+
+    ``bounce``: a ball dropped from rest bounces with restitution 0.7 (contact gaps shrink by
+    0.7, heights by 0.49) down to the sixth bounce, then rests; the late bounces are tiny.
+    ``slide``: a box slides along the floor and slows to rest (no contact), then a ball drops.
+    ``roll``: a ball rolls along the floor (its texture turning) and slows to rest, then a ball drops.
+    ``rotate``: an object spins in place in mid-air, then a ball drops.
+    ``pan`` / ``zoom``: the camera pans over / zooms into a static scene of resting objects,
+    holds, then a ball drops. Timings, speeds, sizes and colours vary with ``seed``;
+    contacts land on frame times.
+    """
+    if kind not in SCENE_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(SCENE_KINDS)}, got {kind!r}")
+    fps = _as_fraction(fps)
+    w, h = size
+    rng = np.random.default_rng(seed)
+    n = int(math.floor(duration * fps + 1e-9))
+    times = _frame_times(n, fps, False, seed)
+    r = max(6, min(w, h) // 14)
+    floor_y = int(h * 0.85)
+    rest = floor_y - r
+    top = r + 6.0
+    colors = [(235, 80, 60), (60, 200, 90), (240, 220, 70), (90, 140, 250), (230, 120, 230)]
+    col = [colors[(seed + k) % len(colors)] for k in range(3)]
+    world_w = 2 * w if kind == "pan" else w
+    bg = _background(world_w, h, floor_y, seed)
+    ball = _sprite(r, col[0], seed)
+    props = [(_sprite(r, col[1], seed + 1), world_w * 0.3), (_disc_sprite(r, col[2], 0.5, square=True), world_w * 0.7)]
+    quiet: list[tuple[float, float, str]] = []
+    m0 = _snap_time(rng.uniform(0.2, 0.5), fps)  # the motion (slide, roll, spin, camera move) runs m0 .. m1
+    m1 = _snap_time(m0 + rng.uniform(1.6, 2.2), fps)
+    fall = 0.45
+    contact = _snap_time(m1 + rng.uniform(0.6, 0.9), fps)
+    if kind == "bounce":
+        contacts, fall = _bounce_plan(rng, fps, duration)
+    else:
+        contacts = [contact]
+        if contact > duration - 0.5:
+            raise ValueError(f"a {kind} scene needs {contact + 0.5:.2f} s; got duration {duration}")
+        quiet.append((m0, m1, {"slide": "slide", "roll": "roll", "rotate": "rotation"}.get(kind, kind)))
+    quiet.append((0.0, contacts[0], "before first contact"))
+    quiet += [(a, b, "in the air") for a, b in zip(contacts[:-1], contacts[1:])]
+    quiet.append((contacts[-1], duration, "rest"))
+    x_drop = w * rng.uniform(0.55, 0.8)
+    x0, x1 = w * rng.uniform(0.1, 0.2), w * rng.uniform(0.35, 0.5)  # slide / roll from x0 to rest at x1
+    spin = rng.uniform(2.0, 5.0) * rng.choice([-1.0, 1.0])  # rad/s
+    zoom_to = rng.uniform(1.4, 1.9)
+
+    def progress(t: float) -> float:
+        """0 -> 1 over the motion span, decelerating uniformly to rest at m1."""
+        u = min(max((t - m0) / (m1 - m0), 0.0), 1.0)
+        return 1 - (1 - u) ** 2
+
+    def bounce_y(t: float) -> float:
+        if t < contacts[0]:
+            return _drop_y(t, contacts[0], top, rest, fall)
+        g = 2 * (rest - top) / fall ** 2
+        for a, b in zip(contacts[:-1], contacts[1:]):
+            if a <= t < b:
+                v, dt = g * (b - a) / 2, t - a
+                return rest - (v * dt - 0.5 * g * dt * dt)
+        return rest
+
+    def frame(t: float) -> np.ndarray:
+        canvas = bg.copy()
+        for spr, px in props if kind in ("pan", "zoom") else []:
+            _paste(canvas, spr, px, rest)
+        if kind == "bounce":
+            _paste(canvas, ball, w * 0.3 + w * 0.3 * min(t / contacts[-1], 1.0), bounce_y(t))
+        else:
+            if kind in ("slide", "roll"):
+                x = x0 + (x1 - x0) * progress(t)
+                angle = 0.0 if kind == "slide" else (x - x0) / r
+                _paste(canvas, _disc_sprite(r, col[1], angle, square=kind == "slide"), x, rest)
+            elif kind == "rotate":
+                a = spin * (min(max(t, m0), m1) - m0)
+                _paste(canvas, _disc_sprite(int(r * 1.5), col[1], a, square=True), w * 0.3, h * 0.4)
+            _paste(canvas, ball, x_drop + (w / 2 if kind == "pan" else 0.0), _drop_y(t, contact, top, rest, fall))
+        if kind == "pan":
+            off = int(round(w * progress(t)))
+            canvas = canvas[:, off:off + w]
+        elif kind == "zoom":
+            z = 1 + (zoom_to - 1) * progress(t)  # about a fixed point on the floor, so the drop stays in view
+            ys = np.clip(((np.arange(h) - rest) / z + rest).astype(int), 0, h - 1)
+            xs = np.clip(((np.arange(w) - x_drop) / z + x_drop).astype(int), 0, w - 1)
+            canvas = canvas[ys][:, xs]
+        return canvas.astype(np.uint8)
+
+    _write(Path(path), (frame(float(t)) for t in times), times, fps, codec, gop=max(2, int(round(float(fps) / 2))))
+    return SceneTruth(kind, contacts, quiet, float(n / fps))

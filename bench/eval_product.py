@@ -1,0 +1,461 @@
+"""The product-path bench (issues 9 and 10): picture + prompt -> stem, as users do it, per engine.
+
+Every figure comes from stems rendered through the real plugin path: an OTIO edit whose
+clips point at picture files, per-clip prompts in ``metadata["melfoley"]["prompt"]``,
+``melfoley.plugin.batch.BatchRunner`` with the engine under test (no cache), the 48 kHz
+BWF stems read back. Printed side by side: library | embedded | debug (floor) | real (ceiling).
+
+- prompt-following: the same picture clips (procedural impacts, the demo's drops, Big Buck
+  Bunny) rendered with 26 prompts over 26 corpus classes (impacts, footsteps, textures,
+  whooshes, animals); class = aisfx nearest centroid (cosine), centroids from the corpus
+  VAL recordings of those classes only; ceiling: the val recordings classified the same
+  way, leave-one-out; chance = 1 / classes;
+- sync: scene videos with known contacts and no-touch spans (``synthvideo.render_scene_video``:
+  bounce with restitution 0.7 down to the sixth bounce, slide, roll, rotate, pan, zoom; seeds
+  101..) and the demo's drops.mp4 (contacts from its edit); onsets from librosa's detector
+  (bench/scorers.py); recall within +-50 ms, median |error|, false hits per minute away
+  from contacts, RMS where nothing touches, noise floor between events;
+- clicks per minute (``melfoley.core.clicks``) over every stem rendered here (real: the val recordings);
+- Frechet distance in the aisfx space (stems vs val recordings, equal-sized halves; real half vs half);
+- RTF of a 10 s clip through the batch path; the 10-minute edit of bench/batch_timeline.py cold and cached.
+
+    python bench/eval_product.py                       # library, embedded, debug
+    python bench/eval_product.py --engines debug --quick
+    python bench/eval_product.py --engines embedded,debug --write-doc
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import scorers  # noqa: E402
+
+RATE = 25.0
+#: (prompt, corpus label, kind); every label has >= 2 val recordings (leave-one-out needs two)
+PROMPTS = [
+    ("tool impact", "tool_impact", "impact"), ("metal clang", "impact_metal", "impact"),
+    ("body impact", "impact_body", "impact"), ("sword blade hit", "blade_hit", "impact"),
+    ("glass breaking", "glass_break", "impact"), ("wood breaking", "wood_break", "impact"),
+    ("door closing", "door_close", "impact"), ("door opening", "door_open", "impact"),
+    ("weapon handling", "weapon_handling", "impact"), ("digging soil with a shovel", "dig_soil", "impact"),
+    ("footsteps", "footsteps_generic", "footsteps"), ("footsteps on gravel", "footsteps_gravel", "footsteps"),
+    ("footsteps on grass", "footsteps_grass", "footsteps"), ("footsteps on snow", "footsteps_snow_ice", "footsteps"),
+    ("footsteps on wood", "footsteps_wood", "footsteps"), ("footsteps on stone", "footsteps_stone", "footsteps"),
+    ("footsteps on sand", "footsteps_sand", "footsteps"), ("footsteps on dirt", "footsteps_dirt", "footsteps"),
+    ("fire crackling", "fire", "texture"), ("wind blowing", "wind", "texture"),
+    ("water flowing", "water_flow", "texture"), ("water splash", "water_splash", "texture"),
+    ("a fast whoosh", "whoosh", "whoosh"), ("birds chirping", "bird", "animal"),
+    ("farm animals", "farm_animal", "animal"), ("crickets chirping at night", "animal_other", "animal"),
+]
+QUICK_PROMPTS = [PROMPTS[0], PROMPTS[11], PROMPTS[18]]
+SYNC_PROMPTS = ["body impact", "tool impact", "footsteps on wood"]
+COLUMNS = ["library", "embedded", "debug"]
+
+
+# ---------------------------------------------------------------------------- media and edits
+def picture_clips(work: Path, quick: bool) -> list[tuple[str, Path, float, float]]:
+    """(name, video, start, duration) of the pictures every prompt is rendered on."""
+    from melfoley.core.corpus import corpus_root
+    from melfoley.core.synthvideo import render_impact_video
+
+    out = []
+    for kind, seed in (("bounce", 11), ("drop", 12))[: 1 if quick else 2]:
+        p = work / f"pic_{kind}{seed}.mp4"
+        if not p.exists():
+            render_impact_video(p, kind=kind, fps=RATE, duration=4.0, seed=seed)
+        out.append((f"{kind}{seed}", p, 0.0, 4.0))
+    if not quick:
+        out.append(("drops", HERE.parent / "melfoley" / "resources" / "demo" / "drops.mp4", 0.0, 3.0))
+        out.append(("bunny", corpus_root() / "video" / "bigbuckbunny.mp4", 0.0, 4.0))
+    return out
+
+
+def demo_contacts() -> list[float]:
+    """The drops in the demo's drops.mp4, as make_demo.py recorded them in demo.otio."""
+    import opentimelineio as otio
+
+    tl = otio.adapters.read_from_file(str(HERE.parent / "melfoley" / "resources" / "demo" / "demo.otio"))
+    for clip in tl.find_clips():
+        got = (clip.metadata.get("melfoley") or {}).get("contacts_s")
+        if got:
+            return [float(t) for t in got]
+    raise SystemExit("demo.otio has no clip with metadata melfoley.contacts_s; rebuild it with make_demo.py")
+
+
+def scene_clips(work: Path, quick: bool):
+    """(name, video, duration, contacts, quiet spans, kind) for the sync section."""
+    from melfoley.core.synthvideo import SCENE_KINDS, render_scene_video
+
+    kinds, seeds = (("bounce", "slide"), (101,)) if quick else (SCENE_KINDS, (101, 102, 103))
+    out = []
+    for kind in kinds:
+        for seed in seeds:
+            p = work / f"scene_{kind}{seed}.mp4"
+            truth = render_scene_video(p, kind, fps=RATE, duration=5.0, seed=seed)
+            out.append((f"{kind}{seed}", p, truth.duration, truth.contacts, truth.quiet, kind))
+    if not quick:
+        c = demo_contacts()
+        quiet = [(0.0, c[0], "before first contact")] + [(a, b, "between drops") for a, b in zip(c, c[1:])]
+        out.append(("drops", HERE.parent / "melfoley" / "resources" / "demo" / "drops.mp4", 3.0, c,
+                    quiet + [(c[-1], 3.0, "rest")], "drops"))
+    return out
+
+
+def make_edit(path: Path, clips: list[tuple[str, Path, float, float, str]]) -> Path:
+    """An OTIO edit, one video track, clips (name, media, start s, duration s, prompt) end to end."""
+    import opentimelineio as otio
+
+    from melfoley.core.video import probe
+
+    def rt(s):
+        return otio.opentime.RationalTime(round(s * RATE), RATE)
+
+    tl = otio.schema.Timeline(name="eval product", global_start_time=rt(3600.0))
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    for name, media, start, dur, prompt in clips:
+        info = probe(media)
+        ref = otio.schema.ExternalReference(target_url=str(Path(media).resolve()),
+                                            available_range=otio.opentime.TimeRange(rt(0), rt(info.duration)))
+        clip = otio.schema.Clip(name=name, media_reference=ref, source_range=otio.opentime.TimeRange(rt(start), rt(dur)))
+        clip.metadata["melfoley"] = {"prompt": prompt}
+        track.append(clip)
+    tl.tracks.append(track)
+    otio.adapters.write_to_file(tl, str(path))
+    return path
+
+
+def render_edit(edit: Path, out: Path, engine: str, options: tuple) -> tuple[dict, object]:
+    """Stems of an edit through BatchRunner (no cache): {clip name: (audio float64, sr)}, report."""
+    import soundfile as sf
+
+    from melfoley.plugin.batch import BatchConfig, BatchRunner
+    from melfoley.plugin.jobs import BatchDefaults
+
+    shutil.rmtree(out, ignore_errors=True)
+    cfg = BatchConfig(timeline=edit, out_dir=out, defaults=BatchDefaults(engine=engine), use_cache=False,
+                      engine_options=options)
+    report = BatchRunner(cfg).run()
+    stems = {}
+    for c in report.clips:
+        if c.status in ("done", "cached") and c.stems:
+            y, sr = sf.read(c.stems[0], dtype="float64")
+            stems[c.name] = (y if y.ndim == 1 else y.mean(1), sr)
+    for c in report.failed[:3]:
+        print(f"  [{engine}] clip {c.name} failed: {c.reason}", flush=True)
+    return stems, report
+
+
+# ---------------------------------------------------------------------------- sections
+class Real:
+    """The val recordings of the prompted classes: embeddings, the leave-one-out ceiling, clicks."""
+
+    def __init__(self, labels: list[str], embedder):
+        from melfoley.core.corpus import load_manifest, split
+        from melfoley.core.metrics import accuracy, centroids, loo_nearest_centroid, split_embeddings
+
+        self.items = [it for it in split(load_manifest(), "val") if it.label in set(labels)]
+        self.labels = [it.label for it in self.items]
+        self.emb = split_embeddings(embedder, [it.path for it in self.items])
+        self.centroids = centroids(self.emb, self.labels)
+        self.ceiling = accuracy(loo_nearest_centroid(self.emb, self.labels), self.labels)
+        self.chance = 1.0 / len(self.centroids)
+
+    def clicks_per_min(self) -> float:
+        import soundfile as sf
+
+        from melfoley.core.clicks import find_clicks
+
+        n, minutes = 0, 0.0
+        for it in self.items:
+            y, sr = sf.read(str(it.path), dtype="float64")
+            y = y if y.ndim == 1 else y.mean(1)
+            k = min(int(0.005 * sr), y.shape[0] // 4)  # a recording's own cut edges are not scored
+            if k:
+                y[:k] *= np.linspace(0, 1, k)
+                y[-k:] *= np.linspace(1, 0, k)
+            n += len(find_clicks(y, sr))
+            minutes += y.shape[0] / sr / 60
+        return n / minutes
+
+
+def frechet_halves(gen: np.ndarray, real: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """(stems half vs real half B, real half A vs real half B), all halves the same size."""
+    from melfoley.core.metrics import frechet
+
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(real.shape[0])
+    a, b = real[perm[: len(perm) // 2]], real[perm[len(perm) // 2:]]
+    g = gen[rng.permutation(gen.shape[0])[: a.shape[0]]]
+    return frechet(g, b), frechet(a, b)
+
+
+def prompt_section(engine, options, work, pictures, prompts, real, embedder, res, all_stems):
+    from melfoley.core.metrics import accuracy, nearest_centroid
+
+    clips = [(f"{pi}_{k:02d}", media, start, dur, p) for k, (p, _, _) in enumerate(prompts)
+             for pi, media, start, dur in pictures]
+    want = {f"{pi}_{k:02d}": lab for k, (_, lab, _) in enumerate(prompts) for pi, *_ in pictures}
+    t = time.perf_counter()
+    stems, _ = render_edit(make_edit(work / "prompts.otio", clips), work / f"out_prompts_{engine}", engine, options)
+    names = sorted(stems)
+    emb = np.stack([embedder.embed(*stems[n], active_only=True) for n in names]) if names else np.zeros((0, 512))
+    pred = nearest_centroid(emb, real.centroids) if names else []
+    res["prompt_acc"] = accuracy(pred, [want[n] for n in names]) if names else float("nan")
+    res["prompt_n"] = f"{len(names)}/{len(clips)}"
+    res["fd"], res["fd_real"] = frechet_halves(emb, real.emb) if len(names) >= 4 else (float("nan"),) * 2
+    kinds = {}
+    for n, p in zip(names, pred):
+        kind = prompts[int(n.rsplit("_", 1)[1])][2]
+        kinds.setdefault(kind, []).append(p == want[n])
+    res["prompt_by_kind"] = {k: float(np.mean(v)) for k, v in sorted(kinds.items())}
+    all_stems += [stems[n] for n in names]
+    print(f"  [{engine}] prompt-following: {len(names)} stems in {time.perf_counter() - t:.0f} s, accuracy "
+          f"{res['prompt_acc']:.3f}; by kind " + ", ".join(f"{k} {v:.2f}" for k, v in res["prompt_by_kind"].items()),
+          flush=True)
+
+
+def sync_section(engine, options, work, scenes, res, all_stems):
+    clips = [(name, media, 0.0, dur, SYNC_PROMPTS[i % len(SYNC_PROMPTS)])
+             for i, (name, media, dur, *_rest) in enumerate(scenes)]
+    t = time.perf_counter()
+    stems, _ = render_edit(make_edit(work / "sync.otio", clips), work / f"out_sync_{engine}", engine, options)
+    pooled, by_kind = scorers.SyncTally(), {}
+    for name, _media, _dur, contacts, quiet, kind in scenes:
+        if name not in stems:
+            continue
+        y, sr = stems[name]
+        pooled.add(y, sr, contacts, quiet)
+        by_kind.setdefault(kind, scorers.SyncTally()).add(y, sr, contacts, quiet)
+        all_stems.append(stems[name])
+    res.update(recall=pooled.recall(), median_ms=pooled.median_ms(), false_per_min=pooled.false_per_min(),
+               inner=pooled.inner, quiet_db=pooled.quiet_dbfs(), noise_db=pooled.noise_floor_dbfs(),
+               sync_n=f"{len(stems)}/{len(scenes)} clips, {pooled.contacts} contacts")
+    print(f"  [{engine}] sync: {len(stems)} stems in {time.perf_counter() - t:.0f} s; quiet RMS by span: "
+          + ", ".join(f"{k} {v:.1f}" for k, v in pooled.quiet_dbfs_by().items()), flush=True)
+    for kind, tal in sorted(by_kind.items()):
+        print(f"    {kind:7s} recall {tal.recall():.2f} ({tal.matched}/{tal.contacts}), median {tal.median_ms():.1f} ms, "
+              f"false/min {tal.false_per_min():.1f}, inner {tal.inner}, quiet {tal.quiet_dbfs():.1f} dBFS", flush=True)
+
+
+def rtf_section(engine, options, work, res):
+    from melfoley.core.synthvideo import render_impact_video
+
+    p = work / "rtf_bounce10.mp4"
+    if not p.exists():
+        render_impact_video(p, kind="bounce", fps=RATE, duration=10.0, seed=5)
+    _, rep = render_edit(make_edit(work / "rtf.otio", [("rtf", p, 0.0, 10.0, "footsteps on gravel")]),
+                         work / f"out_rtf_{engine}", engine, options)
+    c = [c for c in rep.clips if c.name == "rtf"][0]
+    res["rtf"] = c.render_s / 10.0 if c.status == "done" else float("nan")
+    res["rtf_all"] = (c.decode_s + c.render_s + c.write_s) / 10.0 if c.status == "done" else float("nan")
+
+
+def batch_section(engine, options, work, res, quick, minutes, clips):
+    import batch_timeline as bt
+
+    bwork = work / "batch"
+    bwork.mkdir(parents=True, exist_ok=True)
+    old = os.environ.get("MELFOLEY_CACHE_DIR")
+    os.environ["MELFOLEY_CACHE_DIR"] = str(bwork / f"cache_{engine}")
+    shutil.rmtree(bwork / f"cache_{engine}", ignore_errors=True)
+    try:
+        size, seconds = ((320, 180), 10.0) if quick else ((1280, 720), 60.0)
+        media = bt.make_media(bwork, size, seconds=seconds)
+        edit = bt.make_edit(bwork, media, clips, minutes, media_seconds=seconds)
+        out = bwork / f"out_{engine}"
+        shutil.rmtree(out, ignore_errors=True)
+        cold, _, rep = bt.run_once(edit, out, engine, f"{engine} cold", options)
+        warm, _, _ = bt.run_once(edit, out, engine, f"{engine} rerun", options)
+        res["batch_cold"], res["batch_cached"] = cold, warm
+        res["batch_n"] = f"{clips} clips, {minutes:g} min, {size[0]}x{size[1]}; failed {rep.count('failed')}"
+    finally:
+        if old is None:
+            os.environ.pop("MELFOLEY_CACHE_DIR", None)
+        else:
+            os.environ["MELFOLEY_CACHE_DIR"] = old
+
+
+# ---------------------------------------------------------------------------- table
+def _f(v, fmt):
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float) and np.isnan(v):
+        return "n/a"
+    if isinstance(v, float) and np.isinf(v):
+        return "digital silence" if v < 0 else "inf"
+    return format(v, fmt)
+
+
+ROWS = [  # (label, key, format, goal)
+    ("prompt-following accuracy (aisfx nearest centroid)", "prompt_acc", ".3f", ""),
+    ("  ratio to the real ceiling", "prompt_ratio", ".2f", "library >= 0.8, embedded >= 0.6"),
+    ("  chance", "chance", ".3f", ""),
+    ("  stems scored", "prompt_n", "", ""),
+    ("sync recall within +-50 ms", "recall", ".3f", ">= 0.9"),
+    ("sync median |onset error| (ms)", "median_ms", ".1f", "<= 20"),
+    ("false hits / min away from contacts", "false_per_min", ".1f", "0"),
+    ("inner onsets of an event (not false hits)", "inner", "d", ""),
+    ("RMS where nothing touches (dBFS)", "quiet_db", ".1f", "<= -70"),
+    ("noise floor between events (dBFS, p10 of 50 ms RMS)", "noise_db", ".1f", ""),
+    ("  sync stems", "sync_n", "", ""),
+    ("clicks / min", "clicks_per_min", ".2f", "0"),
+    ("Frechet distance, aisfx (half vs real half)", "fd", ".1f", "real: half vs half"),
+    ("RTF, 10 s clip (engine)", "rtf", ".3f", "library <= 0.05, embedded <= 0.35"),
+    ("RTF, 10 s clip (decode + engine + write)", "rtf_all", ".3f", ""),
+    ("10-min edit cold (s)", "batch_cold", ".1f", "<= 90 (default engine)"),
+    ("10-min edit cached rerun (s)", "batch_cached", ".2f", "< 5"),
+    ("  edit", "batch_n", "", ""),
+]
+
+
+def table(results: dict[str, dict], real_col: dict) -> str:
+    cols = list(results) + ["real (ceiling)"]
+    data = {**results, "real (ceiling)": real_col}
+    lines = ["| measure | " + " | ".join(cols) + " | goal |", "|---|" + "---|" * len(cols) + "---|"]
+    for label, key, fmt, goal in ROWS:
+        cells = []
+        for c in cols:
+            r = data[c]
+            cells.append(r["status"] if "status" in r else _f(r.get(key), fmt))
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {goal} |")
+    return "\n".join(lines)
+
+
+def write_doc(path: Path, text: str, command: str, started: float, notes: list[str]) -> None:
+    import platform
+
+    import torch
+
+    from melfoley.plugin.atomic import atomic_text
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    doc = [
+        "# Product-path evaluation (issues 9 and 10)", "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))} with:", "",
+        f"    {command}", "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads "
+        f"{torch.get_num_threads()}, load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+        f"(a shared machine: wall times vary about 2x with load); wall time {time.time() - started:.0f} s.", "",
+        text, "", *notes, "",
+        "How each figure is made: see the docstrings of `bench/eval_product.py` and `bench/scorers.py`;"
+        " the click detector is `melfoley/core/clicks.py`.", ""]
+    atomic_text(path, "\n".join(doc))
+
+
+# ---------------------------------------------------------------------------- main
+def parse_options(items: list[str]) -> dict[str, tuple]:
+    out: dict[str, list] = {}
+    for it in items:
+        name, _, kv = it.partition(":")
+        k, eq, v = kv.partition("=")
+        if not (name and k and eq):
+            raise SystemExit(f"--engine-opt {it!r}: write ENGINE:KEY=VALUE, e.g. embedded:vocoder=griffinlim")
+        out.setdefault(name, []).append((k, v))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--engines", default=",".join(COLUMNS))
+    ap.add_argument("--engine-opt", action="append", default=[], metavar="ENGINE:KEY=VALUE")
+    ap.add_argument("--quick", action="store_true", help="a small subset (the smoke test): 3 prompts x 1 picture, "
+                    "2 scenes, a 15 s edit at 320x180")
+    ap.add_argument("--only", default="prompt,sync,rtf,batch", help="sections to run (clicks come with prompt/sync)")
+    ap.add_argument("--batch-minutes", type=float, default=None)
+    ap.add_argument("--batch-clips", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
+    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "melfoley-bench-eval_product"))
+    ap.add_argument("--write-doc", action="store_true", help="write docs/eval_product.md with the table")
+    args = ap.parse_args(argv)
+    started = time.time()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from melfoley.core.engine import available_engines, get_engine
+    from melfoley.core.errors import MelfoleyError
+    from melfoley.core.metrics import AisfxEmbedder
+
+    only = set(args.only.split(","))
+    engines = [e for e in args.engines.split(",") if e]
+    options = parse_options(args.engine_opt)
+    work = Path(args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    prompts = QUICK_PROMPTS if args.quick else PROMPTS
+    minutes = args.batch_minutes or (0.25 if args.quick else 10.0)
+    clips = args.batch_clips or (3 if args.quick else 60)
+    embedder = AisfxEmbedder()
+    real = Real([lab for _, lab, _ in prompts], embedder)
+    pictures = picture_clips(work, args.quick) if "prompt" in only else []
+    scenes = scene_clips(work, args.quick) if "sync" in only else []
+    print(f"eval_product: {len(prompts)} prompts x {len(pictures)} pictures, {len(scenes)} sync clips, "
+          f"{len(real.items)} val recordings of {len(real.centroids)} classes; torch threads {torch.get_num_threads()}",
+          flush=True)
+    results: dict[str, dict] = {}
+    registered = available_engines()
+    for name in engines:
+        if name not in registered:
+            results[name] = {"status": "not available"}
+            print(f"  [{name}] not available (registered: {', '.join(registered)})", flush=True)
+            continue
+        opts = options.get(name, ())
+        try:
+            get_engine(name, **dict(opts))
+        except MelfoleyError as exc:
+            results[name] = {"status": "failed to load"}
+            print(f"  [{name}] failed to load: {exc}", flush=True)
+            continue
+        res, stems = {"chance": real.chance}, []
+        t = time.perf_counter()
+        if "prompt" in only:
+            prompt_section(name, opts, work, pictures, prompts, real, embedder, res, stems)
+            res["prompt_ratio"] = res["prompt_acc"] / real.ceiling if real.ceiling else float("nan")
+        if "sync" in only:
+            sync_section(name, opts, work, scenes, res, stems)
+        if stems:
+            from melfoley.core.clicks import find_clicks
+
+            n = sum(len(find_clicks(y, sr)) for y, sr in stems)
+            res["clicks_per_min"] = n / (sum(y.shape[0] / sr for y, sr in stems) / 60)
+        if "rtf" in only:
+            rtf_section(name, opts, work, res)
+        if "batch" in only:
+            batch_section(name, opts, work, res, args.quick, minutes, clips)
+        print(f"  [{name}] done in {time.perf_counter() - t:.0f} s", flush=True)
+        results[name] = res
+    real_col = {"prompt_acc": real.ceiling, "prompt_ratio": 1.0, "chance": real.chance,
+                "prompt_n": f"{len(real.items)} (leave-one-out)", "clicks_per_min": real.clicks_per_min()}
+    if "prompt" in only:
+        real_col["fd"] = frechet_halves(real.emb, real.emb)[1]
+    text = table(results, real_col)
+    notes = [f"Counts: {len(prompts)} prompts x {len(pictures)} picture clips for prompt-following; "
+             f"{len(scenes)} sync clips (scene kinds x seeds, and drops.mp4); chance = 1/{len(real.centroids)}.",
+             f"Sync: one-to-one matching within +-{scorers.TOL_S * 1000:.0f} ms; unmatched onsets within "
+             f"{scorers.INNER_S * 1000:.0f} ms after a true contact are the event's own inner onsets, not false hits; "
+             f"silence is measured over the no-touch spans leaving {scorers.GUARD_BEFORE_S * 1000:.0f} ms before and "
+             f"{scorers.TAIL_S * 1000:.0f} ms after each contact; onsets under -70 dBFS are not counted.",
+             "Clicks: every stem rendered for prompt-following and sync; real: the val recordings of the classes."]
+    print("\n" + text + "\n\n" + "\n".join(notes))
+    if args.write_doc:
+        doc = HERE.parent / "docs" / "eval_product.md"
+        write_doc(doc, text, "python bench/eval_product.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+                  started, notes)
+        print(f"wrote {doc}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
