@@ -117,8 +117,10 @@ class Engine:
             n = int(round(req.duration * self.sample_rate))
             for k in range(req.takes):
                 seed = req.seed + k
-                audio = fit_length(self.render_long(control, req.prompt, seed), n)
-                meta = {**self.describe(), "prompt": req.prompt, "seed": seed}
+                from .levels import guard_take
+
+                audio, levels = guard_take(fit_length(self.render_long(control, req.prompt, seed), n))
+                meta = {**self.describe(), "prompt": req.prompt, "seed": seed, "levels": levels}
                 takes.append(Take(audio, self.sample_rate, control, seed, meta))
                 done += 1
                 if progress:

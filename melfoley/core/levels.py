@@ -127,3 +127,11 @@ def apply_levels(audio: np.ndarray, sample_rate: int, *, ceiling_db: float = CEI
             report["loudness_note"] = (f"held {loudness - after:.1f} LU under the target by the "
                                        f"{ceiling_db:g} dBTP ceiling")
     return x, report
+
+
+def guard_take(audio: np.ndarray, ceiling_db: float = CEILING_DBTP) -> tuple[np.ndarray, dict]:
+    """What every engine does to a take before handing it out: the true-peak ceiling, reported."""
+    tp = true_peak_db(audio)
+    y, gain = fit_ceiling(audio, ceiling_db)
+    return y, {"true_peak_in_dbtp": round(tp, 2), "ceiling_dbtp": ceiling_db, "gain_db": round(gain, 2),
+               "method": "static gain" if gain < 0 else "none needed"}

@@ -20,6 +20,7 @@ left.
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ import numpy as np
 from ..core.errors import MediaError, MelfoleyError
 from .cache import CachedTakes, TakeCache, cache_key, media_identity
 from .jobs import BatchDefaults, ClipJob, build_job
-from .picture import clip_picture, clip_requests
+from .picture import clip_picture, clip_requests, handle_lead, handle_picture
 from .driver import ClipContext, Executor, LocalExecutor, Meter, PartialTimeline
 from .otio_out import Placement, output_path, write_timeline
 from .stems import StemFile, ucs_name, write_stem
@@ -293,7 +294,8 @@ class BatchRunner:
             try:
                 doc = json.loads(side.read_text())
                 a = doc["audio"]
-                ok = (doc.get("cache_key") == key and a["samples"] == clip.samples()
+                hs = int(a.get("handle_samples", 0))
+                ok = (doc.get("cache_key") == key and a["samples"] - 2 * hs == clip.samples()
                       and doc["clip"]["record_in_seconds"] == str(clip.record_in)
                       and path.stat().st_size >= 3 * a["samples"])
             except (OSError, KeyError, ValueError, TypeError):
@@ -301,7 +303,7 @@ class BatchRunner:
             if not ok:
                 return None
             out.append(StemFile(path, side, clip.clip_id, k, int(doc["settings"]["take_seed"]), a["samples"],
-                                int(a["time_reference"]), job.event.label, job.event.title))
+                                int(a["time_reference"]), job.event.label, job.event.title, hs))
         return out
 
     def _render(self, job: ClipJob, engine, clip: PictureClip, info, start: float, media_dur: float,
@@ -314,13 +316,18 @@ class BatchRunner:
         res.decode_s, res.decode_cpu_s = time.perf_counter() - t, time.process_time() - c
         t, c = time.perf_counter(), time.process_time()
         dur = clip.duration
-        requests = clip_requests(job, clip, start, frames, rate, label=f"{clip.clip_id} '{clip.name}'")
+        handles = (handle_picture(clip, info, start, media_dur, frames, rate, job.handles, size=engine.picture_size,
+                                  fps=engine.picture_fps) if job.handles > 0 else None)
+        requests = clip_requests(job, clip, start, frames, rate, label=f"{clip.clip_id} '{clip.name}'",
+                                 handles=handles)
+        dur = dur + 2 * Fraction(job.handles) if handles is not None else dur
+        lead = int(round(handle_lead(handles, rate, job.handles) * engine.sample_rate))
         per_segment = engine.generate(requests)
         audio, seeds, controls = [], [], []
         sr = int(engine.sample_rate)
         for k in range(job.takes):
             parts = [seg_takes[k] for seg_takes in per_segment]
-            audio.append(_join([p.audio for p in parts]))
+            audio.append(_join([p.audio for p in parts])[lead:])  # the lead before a fractional-frame handle
             seeds.append(int(parts[0].seed))
             ctl = parts[0].control if len(parts) == 1 else QCDControl.concat([p.control for p in parts])
             controls.append(ctl.to_dict())

@@ -38,6 +38,8 @@ class BatchDefaults:
     takes: int = 1
     seed: int = 0
     engine: str = "embedded"
+    loudness: float | None = None  # LUFS target of every stem (None: no normalisation; the ceiling holds)
+    handles: float = 0.0  # seconds of extra audio before and after each cut
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,13 @@ class ClipJob:
     energy: np.ndarray | None = None  # uniform over the clip, [0, 1]
     segments: tuple[Segment, ...] = ()
     sources: dict = field(default_factory=dict)  # where each setting came from
+    loudness: float | None = None
+    handles: float = 0.0
 
     def settings(self) -> dict:
-        """Every setting that changes the rendered audio (cache key and sidecar)."""
-        return {
+        """Every setting that changes the rendered audio (cache key and sidecar). ``levels`` names the
+        stem level stage (core/levels.py), so stems written before it existed are redone."""
+        return {"levels": "ceiling -1 dBTP, 5 ms fades", "loudness": self.loudness, "handles": self.handles,
             "prompt": self.prompt, "takes": self.takes, "seed": self.seed, "engine": self.engine,
             "energy": None if self.energy is None else [round(float(v), 5) for v in self.energy],
             "segments": [{"start": str(s.start), "end": str(s.end), "prompt": s.prompt} for s in self.segments],
@@ -199,7 +204,7 @@ def build_job(clip: PictureClip, defaults: BatchDefaults) -> ClipJob:
     ranges = [(a, b, p) for a, b, p in ranges if b > a and p]
     event = event_for(prompt.strip(), meta.get("event"))
     return ClipJob(clip, prompt.strip(), takes, seed, engine, event, energy,
-                   build_segments(clip, prompt.strip(), ranges), sources)
+                   build_segments(clip, prompt.strip(), ranges), sources, defaults.loudness, defaults.handles)
 
 
 @lru_cache(maxsize=256)

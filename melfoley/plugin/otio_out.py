@@ -66,12 +66,16 @@ def stem_clip(p: Placement, rate: float, global_start: otio.opentime.RationalTim
     rec = p.clip.record
     start = (global_start + rec.start_time).rescaled_to(rate)
     dur = rec.duration.rescaled_to(rate)
-    available = otio.opentime.TimeRange(start, dur)
+    cut = otio.opentime.TimeRange(start, dur)
+    # handles: the file holds extra audio on each side; its available range says so and the
+    # clip's source range is trimmed back to the cut, so the record position does not move
+    handle = otio.opentime.RationalTime(p.stem.handle_samples, 48000).rescaled_to(rate)
+    available = otio.opentime.TimeRange(start - handle, dur + handle + handle)
     ref = otio.schema.ExternalReference(target_url=url_from_filepath(str(Path(p.stem.path).resolve())),
                                         available_range=available)
     ref.metadata["melfoley"] = {"sample_rate": 48000, "samples": p.stem.samples,
-                                "time_reference": p.stem.time_reference}
-    clip = otio.schema.Clip(name=Path(p.stem.path).stem, media_reference=ref, source_range=available)
+                                "time_reference": p.stem.time_reference, "handle_samples": p.stem.handle_samples}
+    clip = otio.schema.Clip(name=Path(p.stem.path).stem, media_reference=ref, source_range=cut)
     clip.metadata["melfoley"] = {
         **p.meta, "picture_clip": p.clip.clip_id, "picture_name": p.clip.name, "take": p.stem.take,
         "seed": p.stem.seed, "event": p.stem.event_label, "sidecar": str(Path(p.stem.sidecar).resolve()),

@@ -42,6 +42,7 @@ class StemFile:
     time_reference: int
     event_label: str
     event_title: str
+    handle_samples: int = 0  # extra 48 kHz samples before and after the cut (``samples`` includes them)
 
 
 def ucs_field(text: str, limit: int = 40) -> str:
@@ -80,9 +81,15 @@ def write_stem(out_dir: str | os.PathLike, job: ClipJob, *, take: int, audio: np
     clip = job.clip
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    n = clip.samples(SAMPLE_RATE)
-    pcm = to_48k(audio, sample_rate, n)
-    tref = time_reference(clip.record_in, SAMPLE_RATE)
+    from fractions import Fraction
+
+    from ..core.levels import apply_levels
+
+    hs = handle_samples(job.handles)
+    n = clip.samples(SAMPLE_RATE) + 2 * hs  # the audio covers the cut plus a handle on each side
+    # the one level stage of every stem (batch and panel): edge fades, loudness, true-peak ceiling
+    pcm, levels = apply_levels(to_48k(audio, sample_rate, n), SAMPLE_RATE, loudness=job.loudness)
+    tref = time_reference(clip.record_in - Fraction(hs, SAMPLE_RATE), SAMPLE_RATE)
     name = ucs_name(job.event.catid, job.event.title, clip.number, take, show)
     path = out_dir / name
     now = _dt.datetime.now()
@@ -125,7 +132,8 @@ def write_stem(out_dir: str | os.PathLike, job: ClipJob, *, take: int, audio: np
         "engine": engine_info,
         "audio": {"sample_rate": SAMPLE_RATE, "bits": 24, "channels": 1, "samples": n,
                   "time_reference": tref, "model_sample_rate": sample_rate,
-                  "true_bandwidth_hz": float(content_bw), "resampler": RESAMPLER},
+                  "true_bandwidth_hz": float(content_bw), "resampler": RESAMPLER,
+                  "handle_samples": hs, "cut_samples": n - 2 * hs, "levels": levels},
         "control": control_dict,
         **(extra or {}),
     }
@@ -133,4 +141,11 @@ def write_stem(out_dir: str | os.PathLike, job: ClipJob, *, take: int, audio: np
         atomic_text(sidecar, json.dumps(doc, indent=1, default=str))
     except OSError as exc:
         raise MelfoleyError(f"cannot write sidecar {sidecar}: {exc}; check the output folder") from exc
-    return StemFile(path, sidecar, clip.clip_id, take, seed, n, tref, job.event.label, job.event.title)
+    return StemFile(path, sidecar, clip.clip_id, take, seed, n, tref, job.event.label, job.event.title, hs)
+
+
+def handle_samples(seconds: float) -> int:
+    """48 kHz samples of a handle of ``seconds`` (0 to 10 s)."""
+    if not (0.0 <= float(seconds) <= 10.0):
+        raise MelfoleyError(f"handles {seconds} s: choose 0 to 10 seconds (e.g. --handles 1)")
+    return int(round(float(seconds) * SAMPLE_RATE))

@@ -25,6 +25,7 @@ import numpy as np
 from ..control import QCDControl
 from ..engine import Engine, FoleyRequest, ProgressFn, Take, check_request, fit_length, register_engine
 from ..errors import WeightsError
+from ..levels import guard_take
 from ..mel import from_unit, get_mel_config, slaney_filterbank
 from ..motion import PICTURE_SIZE
 from ..windows import crossfade_join, plan_windows
@@ -257,9 +258,10 @@ class EmbeddedEngine(Engine):
             y = parts[0] if len(plan) == 1 else crossfade_join(parts, plan, hop, control.frames * hop)
             req = requests[i]
             n = int(round(req.duration * self.sample_rate))
-            meta = {**self.describe(), "prompt": req.prompt, "seed": seed, "match": self.match(req.prompt).as_metadata()}
-            y = np.clip(y, -1.0, 1.0)  # a full-scale guard: the models are trained on peak-0.95 audio
-            results[i].append(Take(fit_length(y, n), self.sample_rate, control, seed, meta))
+            y, levels = guard_take(fit_length(y, n))  # true peak <= -1 dBTP: a static gain, never a clip
+            meta = {**self.describe(), "prompt": req.prompt, "seed": seed, "match": self.match(req.prompt).as_metadata(),
+                    "levels": levels}
+            results[i].append(Take(y, self.sample_rate, control, seed, meta))
         return results
 
 

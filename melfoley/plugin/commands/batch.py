@@ -25,6 +25,12 @@ def add_parser(sub):
     p.add_argument("--weights", metavar="DIR", help="local weights folder of the engine (e.g. --engine paper)")
     p.add_argument("--fallback", action="store_true",
                    help="if the asked engine cannot run here (no GPU, no weights), fall back to the embedded one")
+    p.add_argument("--loudness", type=float, metavar="LUFS",
+                   help="integrated loudness of every stem (e.g. -23); the -1 dBTP true-peak ceiling always holds")
+    p.add_argument("--handles", type=float, default=0.0, metavar="SECONDS",
+                   help="extra audio before and after each cut (0-10 s); the timeline clip stays trimmed to the cut")
+    p.add_argument("--room-tone", action="store_true",
+                   help="keep a quiet room-tone bed where nothing touches (default: impulsive events are silent there)")
     p.add_argument("--media-root", help="folder to relink moved media by their trailing path components")
     p.add_argument("--format", default="otio", choices=FORMATS, help="output timeline format (default otio)")
     p.add_argument("--show", default="", help="show name for UCS SourceID and iXML (default: the timeline's name)")
@@ -82,7 +88,23 @@ def _engine_flags(args) -> tuple[tuple[str, str], ...]:
         out.append(("weights", str(args.weights)))
     if args.fallback:
         out.append(("fallback", "true"))
+    if getattr(args, "room_tone", False):
+        out.append(("room_tone", "true"))
     return tuple(out)
+
+
+def _loudness(value):
+    from ...core.levels import CEILING_DBTP, check_target
+
+    check_target(value, CEILING_DBTP)
+    return value
+
+
+def _handles(value: float) -> float:
+    from ..stems import handle_samples
+
+    handle_samples(value)  # refuses what a session cannot take, with the flag named
+    return float(value)
 
 
 def run(args) -> int:
@@ -97,7 +119,8 @@ def run(args) -> int:
         raise MelfoleyError(f"--takes {args.takes}: choose 1 to 64")
     cfg = BatchConfig(
         timeline=Path(args.timeline), out_dir=Path(args.out),
-        defaults=BatchDefaults(prompt=args.prompt, takes=args.takes, seed=args.seed, engine=args.engine),
+        defaults=BatchDefaults(prompt=args.prompt, takes=args.takes, seed=args.seed, engine=args.engine,
+                               loudness=_loudness(args.loudness), handles=_handles(args.handles)),
         fmt=args.format, media_root=Path(args.media_root) if args.media_root else None, show=args.show,
         edl_rate=args.edl_rate, timeline_name=args.timeline_name, include_disabled=args.include_disabled,
         use_cache=not args.no_cache, engine_options=_options(args.engine_opt) + _engine_flags(args))
