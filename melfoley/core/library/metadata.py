@@ -1,0 +1,174 @@
+"""What a library file says about itself: UCS name, bext Description, iXML, folder names.
+
+- UCS names: ``CatID_FXName_CreatorID_SourceID[_UserData]`` (extended: ``CatID-UserCategory``);
+  the CatID maps to a category / subcategory through ``resources/ucs.json``.
+- BWF ``bext`` Description (256 bytes at the chunk start) and the ``iXML`` chunk's text
+  fields (NOTE, SCENE, TAKE, USER fields, BWF descriptions), read from the RIFF/RF64 chunk
+  list without loading the audio. The file is only ever opened for reading.
+- Folder names under the library root are a weaker hint, kept as words.
+- A ``manifest.csv`` in a library root (columns ``file``, ``licence``, ``attribution``) gives
+  per-file licences; the starter library ships one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+UCS_PATH = Path(__file__).resolve().parents[2] / "resources" / "ucs.json"
+_IXML_FIELDS = ("NOTE", "SCENE", "TAKE", "TAPE", "PROJECT", "CATEGORY", "SUBCATEGORY", "FXNAME", "DESCRIPTION",
+                "KEYWORDS", "TRACK_NAME", "NAME", "CATID", "LIBRARY", "BWF_DESCRIPTION")
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    catid: str = ""
+    category: str = ""
+    subcategory: str = ""
+    fxname: str = ""
+    creator: str = ""
+    description: str = ""
+    ixml: str = ""
+    folders: str = ""
+    licence: str = ""
+    attribution: str = ""
+
+    def text(self, path: Path) -> str:
+        """Everything searchable, as plain words (FTS5 and the text embedding read this)."""
+        stem = re.sub(r"[_\-.]+", " ", path.stem)
+        parts = [self.fxname, self.category, self.subcategory, self.description, self.ixml, self.folders, stem]
+        return re.sub(r"\s+", " ", " ".join(p for p in parts if p)).strip()
+
+    def short(self) -> str:
+        """The text the embedding reads: the most descriptive fields first, no ids."""
+        parts = [self.fxname, f"{self.category} {self.subcategory}".strip(), self.description, self.folders]
+        return ". ".join(p for p in parts if p).lower()
+
+
+@lru_cache(maxsize=1)
+def ucs_table() -> dict[str, tuple[str, str]]:
+    obj = json.loads(UCS_PATH.read_text())
+    return {k: (v[0], v[1]) for k, v in obj["catids"].items()}
+
+
+def parse_ucs(stem: str) -> dict[str, str]:
+    """Fields of a UCS file name stem, or {} when it is not one (its CatID must be known)."""
+    fields = stem.split("_")
+    if len(fields) < 3:
+        return {}
+    catid = fields[0].split("-")[0]
+    table = ucs_table()
+    if catid in table:
+        cat, sub = table[catid]
+    else:
+        return {}
+    fx = fields[1]
+    if "-" in fx:  # extended form: VendorCategory-FXName
+        fx = fx.split("-", 1)[1]
+    return {"catid": catid, "category": cat, "subcategory": sub, "fxname": fx.strip(),
+            "creator": fields[2].strip() if len(fields) > 2 else ""}
+
+
+def _chunks(fh) -> dict[bytes, bytes]:
+    """bext and iXML chunk bodies of a RIFF/RF64/BW64 WAV (first 1 MB of each), else {}."""
+    head = fh.read(12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64", b"BW64") or head[8:12] != b"WAVE":
+        return {}
+    out: dict[bytes, bytes] = {}
+    ds64_data = None
+    for _ in range(256):  # a bounded walk: no file makes this loop forever
+        hdr = fh.read(8)
+        if len(hdr) < 8:
+            break
+        cid, size = hdr[:4], struct.unpack("<I", hdr[4:])[0]
+        if cid == b"ds64":
+            body = fh.read(size)
+            if len(body) >= 16:
+                ds64_data = struct.unpack("<Q", body[8:16])[0]
+            fh.seek(size & 1, 1)
+            continue
+        if cid == b"data" and size == 0xFFFFFFFF and ds64_data is not None:
+            size = ds64_data
+        if cid in (b"bext", b"iXML"):
+            out[cid] = fh.read(min(size, 1 << 20))
+            fh.seek(max(0, size - min(size, 1 << 20)) + (size & 1), 1)
+        else:
+            fh.seek(size + (size & 1), 1)
+    return out
+
+
+def read_chunks(path: Path) -> tuple[str, str]:
+    """(bext Description, iXML words) of a WAV file; ('', '') for other formats or on any problem."""
+    try:
+        with open(path, "rb") as fh:
+            chunks = _chunks(fh)
+    except (OSError, struct.error, ValueError):
+        return "", ""
+    desc = ""
+    if b"bext" in chunks:
+        desc = chunks[b"bext"][:256].split(b"\x00", 1)[0].decode("latin-1", "replace").strip()
+    words = ""
+    if b"iXML" in chunks:
+        words = ixml_words(chunks[b"iXML"].decode("utf-8", "replace"))
+    return desc, words
+
+
+def ixml_words(xml: str) -> str:
+    """The descriptive text fields of an iXML document (tags of :data:`_IXML_FIELDS`), space-joined."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(xml.strip("\x00 \r\n\t"))
+    except ET.ParseError:
+        return ""
+    got = []
+    for el in root.iter():
+        tag = el.tag.split("}")[-1].upper()
+        if tag in _IXML_FIELDS and el.text and el.text.strip():
+            got.append(el.text.strip())
+    return " ".join(dict.fromkeys(got))[:2000]
+
+
+def folder_words(path: Path, root: Path) -> str:
+    try:
+        rel = path.parent.relative_to(root)
+    except ValueError:
+        return ""
+    return " ".join(re.sub(r"[_\-.]+", " ", p) for p in rel.parts)
+
+
+def read_licences(root: Path) -> dict[str, tuple[str, str]]:
+    """``manifest.csv`` of a library root: relative path -> (licence, attribution); {} when absent."""
+    m = root / "manifest.csv"
+    if not m.is_file():
+        return {}
+    out = {}
+    try:
+        with m.open(newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                f = row.get("file") or row.get("path")
+                if f:
+                    out[f] = (row.get("licence") or row.get("license") or "", row.get("attribution") or "")
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return {}
+    return out
+
+
+def file_meta(path: Path, root: Path, licences: dict[str, tuple[str, str]] | None = None) -> FileMeta:
+    ucs = parse_ucs(path.stem)
+    desc, ixml = read_chunks(path) if path.suffix.lower() in (".wav", ".bwf", ".rf64", ".w64", ".wave") else ("", "")
+    lic = ("", "")
+    if licences:
+        try:
+            lic = licences.get(path.relative_to(root).as_posix(), ("", ""))
+        except ValueError:
+            pass
+    return FileMeta(catid=ucs.get("catid", ""), category=ucs.get("category", ""),
+                    subcategory=ucs.get("subcategory", ""), fxname=ucs.get("fxname", ""),
+                    creator=ucs.get("creator", ""), description=desc, ixml=ixml,
+                    folders=folder_words(path, root), licence=lic[0], attribution=lic[1])
