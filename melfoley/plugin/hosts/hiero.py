@@ -1,0 +1,158 @@
+"""Nuke Studio / Hiero (16+): the active sequence out as OTIO, the Foley tracks back in as audio tracks.
+
+Host side: standard library and ``hiero.core`` only (imported when called, so this module
+loads anywhere). The sequence is written as OTIO JSON from the documented sequence API
+(``Sequence.videoTracks()``, ``TrackItem.timelineIn()/timelineOut()`` (inclusive),
+``sourceIn()``, ``playbackSpeed()``, ``source().mediaSource().fileinfos()[0].filename()``,
+``Sequence.framerate()``, ``timecodeStart()``) rather than through Hiero's export-queue OTIO
+task, which needs the ``opentimelineio`` package inside the host's Python.
+
+Write-back, inside one undo step (``Project.beginUndo`` / ``endUndo``): each stem becomes a
+``hiero.core.Clip`` of a ``MediaSource`` in a ``melfoley`` bin, and each ``FOLEY ...`` track
+a new ``hiero.core.AudioTrack`` (``Sequence.addTrack``) whose ``TrackItem``\\ s
+(``createTrackItem``, ``setSource``, ``setTimelineIn/Out``, ``setSourceIn/Out``,
+``addItem``) sit at the record frames, relative to the sequence start like every Hiero
+timeline frame; alternate-take tracks are disabled.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .bridge import BridgeError, FoleyEdit
+
+BIN_NAME = "melfoley"
+
+
+def _rt(value, rate) -> dict:
+    return {"OTIO_SCHEMA": "RationalTime.1", "rate": float(rate), "value": float(value)}
+
+
+def _range(start, duration, rate, dur_rate=None) -> dict:
+    return {"OTIO_SCHEMA": "TimeRange.1", "start_time": _rt(start, rate), "duration": _rt(duration, dur_rate or rate)}
+
+
+def _gap(frames: int, rate: float) -> dict:
+    return {"OTIO_SCHEMA": "Gap.1", "name": "", "metadata": {}, "source_range": _range(0, frames, rate),
+            "effects": [], "markers": [], "enabled": True}
+
+
+def _media(item) -> tuple[str | None, float | None, int | None]:
+    """(file, media rate, media length in frames) of a track item, or Nones when it has no file."""
+    try:
+        clip = item.source()
+        source = clip.mediaSource()
+        infos = source.fileinfos()
+        path = infos[0].filename() if infos else None
+        rate = clip.framerate().toFloat()
+        length = int(source.duration())
+    except (AttributeError, IndexError, TypeError):  # a nested sequence, a generator, offline media
+        return None, None, None
+    return path, rate, length
+
+
+def _clip(item, rate: float) -> tuple[dict, int]:
+    t_in, t_out = int(item.timelineIn()), int(item.timelineOut())
+    frames = t_out - t_in + 1
+    path, src_rate, length = _media(item)
+    src_rate = src_rate or rate
+    if path:
+        ref = {"OTIO_SCHEMA": "ExternalReference.1", "name": "", "metadata": {},
+               "target_url": Path(path).as_uri() if Path(path).is_absolute() else path,
+               "available_range": _range(0, length, src_rate) if length else None}
+    else:
+        ref = {"OTIO_SCHEMA": "MissingReference.1", "name": "", "metadata": {}, "available_range": None}
+    speed = float(item.playbackSpeed()) if hasattr(item, "playbackSpeed") else 1.0
+    effects = [] if speed == 1.0 else [{"OTIO_SCHEMA": "LinearTimeWarp.1", "name": "", "metadata": {},
+                                        "effect_name": "LinearTimeWarp", "time_scalar": speed}]
+    clip = {"OTIO_SCHEMA": "Clip.2", "name": item.name(), "metadata": {"hiero": {"timeline_in": t_in}},
+            "source_range": _range(int(item.sourceIn()), frames, src_rate, rate), "effects": effects,
+            "markers": [], "enabled": bool(item.isEnabled()),
+            "media_references": {"DEFAULT_MEDIA": ref}, "active_media_reference_key": "DEFAULT_MEDIA"}
+    return clip, frames
+
+
+def sequence_otio(seq) -> dict:
+    """The sequence's video tracks as an OTIO document (dict), record frames kept exactly."""
+    rate = float(seq.framerate().toFloat())
+    tracks = []
+    for track in seq.videoTracks():
+        children, cursor = [], 0
+        for item in sorted(track.items(), key=lambda i: int(i.timelineIn())):
+            t_in = int(item.timelineIn())
+            if t_in < cursor:  # overlaps only come from transitions: the later clip starts at the cut
+                continue
+            if t_in > cursor:
+                children.append(_gap(t_in - cursor, rate))
+            clip, frames = _clip(item, rate)
+            children.append(clip)
+            cursor = t_in + frames
+        tracks.append({"OTIO_SCHEMA": "Track.1", "name": track.name(), "kind": "Video", "metadata": {},
+                       "enabled": bool(track.isEnabled()), "source_range": None, "effects": [], "markers": [],
+                       "children": children})
+    return {"OTIO_SCHEMA": "Timeline.1", "name": seq.name(), "metadata": {"hiero": {"sequence": seq.name()}},
+            "global_start_time": _rt(int(seq.timecodeStart()), rate),
+            "tracks": {"OTIO_SCHEMA": "Stack.1", "name": "tracks", "metadata": {}, "source_range": None,
+                       "effects": [], "markers": [], "enabled": True, "children": tracks}}
+
+
+def export_sequence(seq, path: Path) -> Path:
+    if seq is None:
+        raise BridgeError("no sequence is active; open one in the timeline and try again")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(sequence_otio(seq), indent=1), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _bin(project):
+    import hiero.core as hc
+
+    root = project.clipsBin()
+    for b in root.bins():
+        if b.name() == BIN_NAME:
+            return b
+    b = hc.Bin(BIN_NAME)
+    root.addItem(b)
+    return b
+
+
+def write_back(seq, edit: FoleyEdit) -> list:
+    """New audio tracks holding the stems at their record frames; returns the track items made."""
+    import hiero.core as hc
+
+    project = seq.project()
+    made = []
+    project.beginUndo("melfoley Foley tracks")
+    try:
+        folder = _bin(project)
+        clips = {}
+        for track in edit.tracks:
+            if not track.items:
+                continue
+            audio = hc.AudioTrack(track.name)
+            seq.addTrack(audio)
+            for it in track.items:
+                key = str(it.path)
+                if key not in clips:
+                    if not Path(key).exists():
+                        raise BridgeError(f"stem {key} is missing; run the Foley again")
+                    clips[key] = hc.Clip(hc.MediaSource(key))
+                    folder.addItem(hc.BinItem(clips[key]))
+                ti = audio.createTrackItem(it.name)
+                ti.setSource(clips[key])
+                rec = it.record_frame - edit.start_frame  # Hiero's timeline frames start at 0
+                ti.setTimelineIn(rec)
+                ti.setTimelineOut(rec + it.frames - 1)
+                ti.setSourceIn(it.source_in)
+                ti.setSourceOut(it.source_in + it.frames - 1)
+                audio.addItem(ti)
+                made.append(ti)
+            if not track.enabled:
+                audio.setEnabled(False)
+    finally:
+        project.endUndo()
+    return made

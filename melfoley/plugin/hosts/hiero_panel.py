@@ -1,0 +1,244 @@
+"""The dockable melfoley panel in Nuke Studio / Hiero (the host's PySide6; nothing of melfoley's imported).
+
+Registered with ``nukescripts.panels.registerWidgetAsPanel`` in Nuke Studio (Window >
+Custom > melfoley Foley) or ``hiero.ui.windowManager().addWindow`` in Hiero. It uses no
+style sheet of its own, so it takes the host's palette, and it lays out in one column that
+works docked 480 px wide. "Foley sequence" exports the active sequence (:mod:`.hiero`), runs
+melfoley's batch in a child process (:mod:`.bridge`) with progress and Cancel, lists the
+failed clips and writes the Foley tracks back into the sequence. "Edit in the Foley panel"
+opens melfoley's full panel (its own process and window) on the exported sequence, for
+per-clip prompts and energy curves; "Write back an edit" takes the edit it exported.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+                               QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from . import hiero as bridge_hiero
+from .bridge import BridgeError, ChildBatch, Settings, batch_command, describe_failures, load_env, output_root
+from .bridge import read_foley_edit, safe_name
+
+PANEL_ID = "org.melfoley.FoleyPanel"
+TITLE = "melfoley Foley"
+ENGINES = ("embedded", "debug", "paper")
+RECORD: str | None = None  # the install record, set by entry()
+
+
+def active_sequence():
+    import hiero.ui
+
+    return hiero.ui.activeSequence()
+
+
+class _Relay(QObject):
+    event = Signal(dict)
+    finished = Signal(object)  # the result dict, or a BridgeError
+
+
+class HieroFoleyPanel(QWidget):
+    def __init__(self, parent=None, *, record: str | None = None):
+        super().__init__(parent)
+        self.setObjectName("melfoley_hiero_panel")
+        self.setWindowTitle(TITLE)
+        self.record = record or RECORD
+        self.child: ChildBatch | None = None
+        self.last_result: dict | None = None
+        self.placed: list = []
+        self._seq = None
+        self._build()
+        self.relay = _Relay()
+        self.relay.event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
+        self.relay.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        self.refresh()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.sequence_label = QLabel()
+        self.sequence_label.setWordWrap(True)
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh)
+        top.addWidget(self.sequence_label, 1)
+        top.addWidget(refresh)
+        lay.addLayout(top)
+        form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.prompt = QLineEdit("footsteps")
+        self.prompt.setToolTip("What clips get when their metadata or 'foley:' tags say nothing")
+        self.takes = QSpinBox()
+        self.takes.setRange(1, 64)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.engine = QComboBox()
+        self.engine.setEditable(True)
+        self.engine.addItems(ENGINES)
+        for label, w in (("Prompt", self.prompt), ("Takes", self.takes), ("Seed", self.seed),
+                         ("Engine", self.engine)):
+            form.addRow(label, w)
+        lay.addLayout(form)
+        row = QHBoxLayout()
+        self.run_button = QPushButton("Foley sequence")
+        self.run_button.setDefault(True)
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        row.addWidget(self.run_button, 1)
+        row.addWidget(self.cancel_button)
+        lay.addLayout(row)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.status = QLabel("Foley the active sequence: stems and new FOLEY audio tracks.")
+        self.status.setWordWrap(True)
+        self.failures = QListWidget()
+        self.failures.setToolTip("Clips that failed, with the reason and the fix")
+        lay.addWidget(self.bar)
+        lay.addWidget(self.status)
+        lay.addWidget(self.failures, 1)
+        row2 = QHBoxLayout()
+        self.edit_button = QPushButton("Edit in the Foley panel\u2026")
+        self.edit_button.setToolTip("melfoley's full panel (prompts, energy curves, takes) on this sequence")
+        self.edit_button.clicked.connect(self.open_full_panel)
+        self.back_button = QPushButton("Write back an edit\u2026")
+        self.back_button.setToolTip("Put the FOLEY tracks of an edit melfoley wrote (.foley.otio) into the sequence")
+        self.back_button.clicked.connect(self._ask_write_back)
+        row2.addWidget(self.edit_button)
+        row2.addWidget(self.back_button)
+        lay.addLayout(row2)
+
+    # ------------------------------------------------------------------ actions
+    def refresh(self) -> None:
+        try:
+            self._seq = active_sequence()
+        except ImportError:
+            self._seq = None
+        name = self._seq.name() if self._seq is not None else "none (open a sequence)"
+        self.sequence_label.setText(f"Sequence: <b>{name}</b>")
+
+    def _job(self) -> tuple[dict, Path]:
+        env = load_env(self.record)
+        seq = self._seq
+        return env, output_root(env, "hiero") / safe_name(seq.project().name()) / safe_name(seq.name())
+
+    def settings(self) -> Settings:
+        return Settings(prompt=self.prompt.text().strip() or "footsteps", takes=self.takes.value(),
+                        seed=self.seed.value(), engine=self.engine.currentText().strip() or "embedded")
+
+    def say(self, text: str) -> None:
+        self.status.setText(text)
+
+    def start(self) -> bool:
+        self.refresh()
+        self.failures.clear()
+        try:
+            if self._seq is None:
+                raise BridgeError("no sequence is active; open one in the timeline and try again")
+            env, job = self._job()
+            edit = bridge_hiero.export_sequence(self._seq, job / f"{safe_name(self._seq.name())}.otio")
+            self.child = ChildBatch(batch_command(env, edit, job / "out", self.settings()), job / "melfoley.log")
+            self.child.start()
+        except (BridgeError, OSError) as exc:
+            self.say(f"error: {exc}")
+            return False
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.bar.setRange(0, 0)
+        self.say(f"foleying {self._seq.name()}\u2026")
+        threading.Thread(target=self._wait, args=(self.child,), daemon=True, name="melfoley-hiero").start()
+        return True
+
+    def _wait(self, child: ChildBatch) -> None:
+        try:
+            out = child.run(on_event=self.relay.event.emit)
+        except BridgeError as exc:
+            out = exc
+        self.relay.finished.emit(out)
+
+    def cancel(self) -> None:
+        if self.child is not None:
+            self.child.cancel()
+            self.cancel_button.setEnabled(False)
+            self.say("stopping after the current clip\u2026")
+
+    def _on_event(self, ev: dict) -> None:
+        if ev.get("event") != "progress":
+            return
+        self.bar.setRange(0, max(1, ev["total"]))
+        self.bar.setValue(ev["done"])
+        eta = "" if ev["eta"] is None else f", {int(ev['eta'])} s left"
+        self.say(f"{ev['done']} of {ev['total']} clips (cached {ev['cached']}, failed {ev['failed']}{eta})"
+                 f"\n{ev['current']}")
+
+    def _on_finished(self, out) -> None:
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.bar.setRange(0, 1)
+        if isinstance(out, BridgeError):
+            self.bar.setValue(0)
+            self.say(f"error: {out}")
+            return
+        self.last_result = out
+        self.bar.setValue(1)
+        for line in describe_failures(out):
+            self.failures.addItem(f"FAILED {line}")
+        t = out["totals"]
+        if out["interrupted"]:
+            self.say(f"stopped: nothing written back (done {t['done']}, cached {t['cached']}); "
+                     "run again to finish, finished clips are kept")
+            return
+        self.write_back(out["output_timeline"])
+
+    def write_back(self, foley_edit_path: str) -> bool:
+        try:
+            self.placed = bridge_hiero.write_back(self._seq, read_foley_edit(foley_edit_path))
+        except BridgeError as exc:
+            self.say(f"error: {exc}")
+            return False
+        failed = self.failures.count()
+        self.say(f"{len(self.placed)} stems placed on new FOLEY tracks"
+                 f"{f'; {failed} clip(s) failed, listed below' if failed else ''}")
+        return True
+
+    def _ask_write_back(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Foley edit written by melfoley", "", "OTIO (*.otio)")
+        if path:
+            self.refresh()
+            self.write_back(path)
+
+    def open_full_panel(self) -> None:
+        self.refresh()
+        try:
+            if self._seq is None:
+                raise BridgeError("no sequence is active; open one in the timeline and try again")
+            env, job = self._job()
+            edit = bridge_hiero.export_sequence(self._seq, job / f"{safe_name(self._seq.name())}.otio")
+            subprocess.Popen([env["python"], "-m", "melfoley.plugin.cli", "panel", str(edit), "-o",
+                              str(job / "panel")], stdin=subprocess.DEVNULL)
+        except (BridgeError, OSError) as exc:
+            self.say(f"error: {exc}")
+            return
+        self.say(f"the Foley panel opens on {edit.name}; export from it, then 'Write back an edit'")
+
+
+def entry(host_globals: dict, record: str):
+    """What the startup script calls: register the dockable panel with the host."""
+    global RECORD
+    RECORD = record
+    try:
+        from nukescripts import panels
+    except ImportError:  # Hiero without Nuke: its own window manager
+        import hiero.ui
+
+        widget = HieroFoleyPanel()
+        hiero.ui.windowManager().addWindow(widget)
+        return widget
+    factory = "__import__('melfoley_hosts.hiero_panel', fromlist=['HieroFoleyPanel']).HieroFoleyPanel"
+    return panels.registerWidgetAsPanel(factory, TITLE, PANEL_ID)

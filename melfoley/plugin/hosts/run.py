@@ -1,0 +1,96 @@
+"""melfoley's side of a host job: one batch with machine-readable progress and a clean stop.
+
+``melfoley host run EDIT -o OUT`` (what the host bridges start in a child process) prints one
+JSON object per line: ``{"event": "progress", ...}`` per clip and a final
+``{"event": "result", ...}`` (the output edit, the report, every failed clip with its
+reason). SIGINT, SIGTERM (and SIGBREAK on Windows) stop the batch the way Ctrl-C does: the
+stems finished so far and a valid partial timeline stay. The watch folder builds its batches
+with the same :func:`batch_config` and runs them with :func:`run_batch`.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Callable
+
+from ...core.errors import MelfoleyError
+
+
+def batch_config(timeline: Path, out: Path, *, prompt: str = "footsteps", takes: int = 1, seed: int = 0,
+                 engine: str = "embedded", fmt: str = "otio", media_root: Path | None = None):
+    from ..batch import BatchConfig
+    from ..jobs import BatchDefaults
+
+    if not 1 <= int(takes) <= 64:
+        raise MelfoleyError(f"--takes {takes}: choose 1 to 64")
+    return BatchConfig(timeline=Path(timeline), out_dir=Path(out),
+                       defaults=BatchDefaults(prompt=prompt, takes=int(takes), seed=int(seed), engine=engine),
+                       fmt=fmt, media_root=Path(media_root) if media_root else None)
+
+
+def run_batch(cfg, *, on_progress: Callable[[dict], None] | None = None,
+              should_stop: Callable[[], bool] = lambda: False):
+    """BatchRunner(cfg).run(), relaying progress as dicts; ``should_stop()`` stops it at the next clip."""
+    from ..batch import BatchRunner
+
+    def progress(p) -> None:
+        if on_progress is not None:
+            on_progress({"event": "progress", "done": p.done, "total": p.total, "cached": p.cached,
+                         "failed": p.failed, "elapsed": round(p.elapsed, 2),
+                         "eta": None if p.eta is None else round(p.eta, 1), "current": p.current})
+        if should_stop():
+            raise KeyboardInterrupt
+
+    return BatchRunner(cfg, progress=progress).run()
+
+
+def result_event(report) -> dict:
+    t = report.totals()
+    return {"event": "result", "ok": report.ok, "interrupted": report.interrupted,
+            "output_timeline": report.output_timeline, "exported": report.exported, "stems_dir": report.stems_dir,
+            "report": str(Path(report.output_timeline).parent / "melfoley_report.json"), "totals": t,
+            "notes": list(report.notes),
+            "failed": [{"clip_id": c.clip_id, "name": c.name, "timecode": c.timecode, "reason": c.reason}
+                       for c in report.failed]}
+
+
+def _emit(ev: dict, stream=None) -> None:
+    stream = stream or sys.stdout
+    stream.write(json.dumps(ev, default=str) + "\n")
+    stream.flush()
+
+
+def _stop_on_signals() -> None:
+    def stop(signum, frame):  # noqa: ARG001 - signal API
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
+
+
+def run_child(args) -> int:
+    """``melfoley host run``: exit 0 all done, 1 some clip failed, 2 the edit is unusable, 130 stopped."""
+    try:
+        cfg = batch_config(Path(args.timeline), Path(args.out), prompt=args.prompt, takes=args.takes,
+                           seed=args.seed, engine=args.engine, fmt=args.format, media_root=args.media_root)
+        if not Path(args.timeline).exists():
+            raise MelfoleyError(f"timeline {args.timeline} not found; check the path")
+        if args.window:
+            from .progress_window import run_with_window
+
+            report = run_with_window(cfg, title=args.title or Path(args.timeline).stem)
+        else:
+            _stop_on_signals()
+            report = run_batch(cfg, on_progress=_emit)
+    except MelfoleyError as exc:
+        _emit({"event": "result", "ok": False, "error": str(exc)})
+        return 2
+    ev = result_event(report)
+    _emit(ev)
+    if report.interrupted:
+        return 130
+    return 1 if ev["failed"] else 0
