@@ -19,9 +19,9 @@ from test_timeline_media import clip, edit, render_media
 
 
 def test_ucs_name_fields():
-    name = ucs_name("FOLYFeet", "Footsteps On Gravel", 12, 3, "My Show")
-    assert name == "FOLYFeet_Footsteps On Gravel C012 v003_MELFOLEY_MYSHOW.wav"
-    odd = ucs_name("FOLYMisc", "door_close - slam/hard: \"x\"", 1, 1, "a_b-c")
+    name = ucs_name("FOLYFeet", "Footsteps On Gravel", "C3F9A1C20", 3, "My Show")
+    assert name == "FOLYFeet_Footsteps On Gravel C3F9A1C20 v003_MELFOLEY_MYSHOW.wav"
+    odd = ucs_name("FOLYMisc", "door_close - slam/hard: \"x\"", "C_1-2", 1, "a_b-c")
     cat, fx, creator, source = odd[:-4].split("_")
     assert cat == "FOLYMisc" and creator == "MELFOLEY" and source == "ABC"
     assert "-" not in fx and not re.search(r'[\\/:*?"<>|]', fx)
@@ -71,7 +71,8 @@ def test_write_stem_with_sidecar(tmp_path):
                       control_dict=ctl.to_dict(), engine_info={"engine": "debug", "model": "m", "weights_sha256": "ab",
                                                                "content_bandwidth_hz": 8000.0},
                       show="Show", project="Show", cache_key="k" * 64)
-    assert stem.path.name == "FOLYFeet_Footsteps On Gravel C001 v002_MELFOLEY_SHOW.wav"
+    assert stem.path.name == f"FOLYFeet_Footsteps On Gravel C{job.clip.stem_id} v002_MELFOLEY_SHOW.wav"
+    assert re.fullmatch(r"[0-9A-F]{8}", job.clip.stem_id)
     assert sf.info(stem.path).frames == 36 * 2002 == job.clip.samples()
     info = WavInfoReader(str(stem.path))
     assert info.bext.time_reference == 172_972_800

@@ -76,6 +76,9 @@ def _open(path: Path, clip_id: str):
         )
     if path.is_dir():
         raise MediaError(f"{_label(clip_id, path)}: is a folder, not a video file; point the clip at the media file")
+    if not path.is_file():  # a FIFO would block the demuxer forever, a device never ends
+        raise MediaError(f"{_label(clip_id, path)}: is not a regular file (a device, pipe or socket), not a "
+                         "video file; point the clip at the media file")
     try:
         return av.open(str(path), metadata_errors="ignore")
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
@@ -246,6 +249,11 @@ def read_frames(path, start: float, duration: float, *, size: int | None = 224, 
             estimate = len(grid)
         else:
             estimate = int(math.ceil(duration * float(nominal or 30) * 1.05)) + 2
+        # allocate for what the media holds, not for what was asked (a 10 h clip on 5 s of media)
+        extent = _extent(container, stream, tb)
+        if extent is not None:
+            avail = max(0.0, extent - start) + 1.0
+            estimate = min(estimate, int(math.ceil(avail * max(float(fps or 0), float(nominal or 30)) * 1.05)) + 2)
         kept = _FrameBuffer(estimate, (out_h, out_w, 3))
         times: list[float] = []
         state = {"g": 0, "prev": None, "prev_t": None, "last_t": None, "bad": 0, "decoded": 0}
@@ -329,6 +337,15 @@ class _FrameBuffer:
         return self.data[: self.n].copy() if self.n < 0.8 * len(self.data) else self.data[: self.n]
 
 
+def _extent(container, stream, tb: Fraction) -> float | None:
+    """Seconds of picture the file claims (stream, else container duration), or None."""
+    if stream.duration:
+        return float(stream.duration * tb)
+    if container.duration:
+        return container.duration / 1_000_000
+    return None
+
+
 def _media_end_hint(last_t: float | None, nominal: Fraction) -> float | None:
     if last_t is None:
         return None
@@ -387,3 +404,37 @@ def _decode_range(container, stream, tb: Fraction, s0: int, start: float, take, 
     for frame in container.decode(stream):
         if take(frame, float(((frame.pts or 0) - s0) * tb)):
             return
+
+
+# ---------------------------------------------------------------------------- timecode
+def parse_timecode(tc: str, rate: Fraction) -> Fraction | None:
+    """Seconds of a non-drop ``HH:MM:SS:FF`` timecode (``;`` read as ``:``) at ``rate``, or None."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d{1,2})[:;](\d{2})[:;](\d{2})[:;.](\d{2,3})\s*", tc or "")
+    if not m or rate <= 0:
+        return None
+    h, mi, s, f = (int(g) for g in m.groups())
+    nominal = max(1, round(rate))
+    if mi > 59 or s > 59 or f >= nominal:
+        return None
+    return Fraction(((h * 60 + mi) * 60 + s) * nominal + f) / rate
+
+
+def media_timecode(path, rate: Fraction) -> Fraction | None:
+    """The start timecode a movie file carries (QuickTime ``tmcd`` / ``timecode`` tag), in seconds."""
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with av.open(str(path), metadata_errors="ignore") as c:
+            tags = [dict(c.metadata)] + [dict(st.metadata) for st in c.streams]
+    except Exception:  # noqa: BLE001 - unreadable files are reported by the decoder
+        return None
+    for tag in tags:
+        t = parse_timecode(tag.get("timecode") or "", Fraction(rate))
+        if t is not None:
+            return t
+    return None

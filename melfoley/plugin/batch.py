@@ -137,6 +137,9 @@ class BatchRunner:
         self.executor = (executor or LocalExecutor)(self)
         self._engine_factory = engine_factory
         self.cache = TakeCache(config.cache_root) if config.use_cache else None
+        from .atomic import sweep_stale_temps
+
+        sweep_stale_temps(config.out_dir, Path(config.out_dir) / STEMS_DIR)  # what killed runs left
         self._probes: dict[str, object] = {}
         self._engine_errors: dict[str, str] = {}
 
@@ -179,7 +182,8 @@ class BatchRunner:
         ctx = ClipContext(out_dir / STEMS_DIR, show, src.timeline.name or show, str(src.path))
         otio_path = output_path(out_dir, cfg.timeline, "otio")
         report = BatchReport(str(cfg.timeline), str(otio_path), "", str(ctx.stems_dir), [], notes=list(src.notes))
-        skipped = [ClipResult(s.clip_id, s.name, "", 0.0, "skipped", s.reason) for s in scan.skipped]
+        skipped = [ClipResult(s.clip_id, s.name, "", 0.0, "failed" if s.failed else "skipped", s.reason)
+                   for s in scan.skipped]
         report.clips = list(skipped)
         clips = scan.clips
         results: dict[int, ClipResult] = {}
@@ -287,7 +291,7 @@ class BatchRunner:
         """The clip's stems when all are on disk with this key and this record position, else None."""
         out = []
         for k in range(1, job.takes + 1):
-            path = stems_dir / ucs_name(job.event.catid, job.event.title, clip.number, k, show)
+            path = stems_dir / ucs_name(job.event.catid, job.event.title, clip.stem_tag, k, show)
             side = path.with_suffix(".json")
             if not (path.exists() and side.exists()):
                 return None

@@ -24,9 +24,9 @@ from opentimelineio.url_utils import url_from_filepath
 
 from .. import __version__
 from ..core.errors import MelfoleyError
-from .atomic import atomic_path
+from .atomic import atomic_path, atomic_text
 from .stems import StemFile
-from .timeline import PictureClip, TimelineSource
+from .timeline import PictureClip, TimelineSource, iter_clip_ids, resolve_media, url_to_path
 
 FORMATS = {"otio": (".otio", "otio_json"), "otioz": (".otioz", "otioz"), "xml": (".xml", "fcp_xml"),
            "edl": (".edl", "cmx_3600")}
@@ -88,6 +88,7 @@ def build_output_timeline(src: TimelineSource, placements: list[Placement], *, c
                           report: dict | None = None) -> otio.schema.Timeline:
     """A copy of the input timeline with the Foley tracks appended (the input object is untouched)."""
     tl = src.timeline.deepcopy()
+    _absolute_pictures(tl, src, {p.clip.clip_id: p.clip.media_path for p in placements if p.clip.media_path})
     rate = float(src.rate)
     gs = src.global_start.rescaled_to(rate)
     tl.global_start_time = gs
@@ -111,6 +112,65 @@ def build_output_timeline(src: TimelineSource, placements: list[Placement], *, c
             tl.tracks.append(track)
     tl.metadata["melfoley"] = {"version": __version__, "source_timeline": str(src.path), "complete": complete,
                                "stems": len(placements), **({"report": report} if report else {})}
+    return tl
+
+
+def _absolute_pictures(tl: otio.schema.Timeline, src: TimelineSource, used: dict) -> None:
+    """Point picture references at absolute file URLs, so the output plays from any folder: the
+    media a clip was foleyed from (relinks included) for clips in ``used``, and relative URLs that
+    resolve against the input's folder for the others (a relative URL would be read against the
+    output's folder, where the media is not)."""
+    for cid, clip in iter_clip_ids(tl):
+        ref = clip.media_reference
+        if not isinstance(ref, otio.schema.ExternalReference):
+            continue
+        url = ref.target_url or ""
+        kind, as_written = url_to_path(url)
+        path = used.get(cid)
+        if path is None:
+            if kind != "relative":
+                continue
+            path, _ = resolve_media(url, timeline_dir=src.media_dir)
+            if path is None:
+                continue
+        elif kind != "relative" and _same_file(as_written, path):
+            continue  # already names the file it plays: left exactly as the editor wrote it
+        ref.target_url = url_from_filepath(str(Path(path).resolve()))
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def bundle_copy(tl: otio.schema.Timeline) -> otio.schema.Timeline:
+    """A copy of an output timeline for an ``.otioz`` bundle: only the Foley stems and the picture
+    of the clips that were foleyed keep their media; every other reference (media the run did not
+    use as picture, failed clips, the edit's own sound, anything not a regular file) becomes a
+    ``MissingReference`` that keeps the original URL in ``metadata["melfoley"]["not_bundled"]``,
+    so a bundle never carries a file the edit named but melfoley did not use."""
+    tl = tl.deepcopy()
+    foley = [c for t in tl.tracks if t.kind == otio.schema.TrackKind.Audio and t.name.startswith(TRACK_PREFIX)
+             for c in t.find_clips() if "sidecar" in (c.metadata.get("melfoley") or {})]
+    pictures = {str(c.metadata["melfoley"].get("picture_clip")) for c in foley}
+    allowed = {c.media_reference.target_url for c in foley
+               if isinstance(c.media_reference, otio.schema.ExternalReference)}
+    allowed |= {c.media_reference.target_url for cid, c in iter_clip_ids(tl)
+                if cid in pictures and isinstance(c.media_reference, otio.schema.ExternalReference)}
+    for clip in tl.find_clips():
+        ref = clip.media_reference
+        if not isinstance(ref, otio.schema.ExternalReference):
+            continue
+        url = ref.target_url or ""
+        kind, as_path = url_to_path(url)
+        path = Path(as_path) if kind == "posix" else None  # relative URLs would be read against the cwd
+        if url in allowed and path is not None and path.is_file():
+            continue
+        missing = otio.schema.MissingReference(name=ref.name, available_range=ref.available_range)
+        missing.metadata["melfoley"] = {"not_bundled": url}
+        clip.media_reference = missing
     return tl
 
 
@@ -204,14 +264,43 @@ def _write_one(tl, path: Path, fmt: str, input_path) -> Path:
         from opentimelineio.adapters.file_bundle_utils import MediaReferencePolicy
 
         kwargs["media_policy"] = MediaReferencePolicy.MissingIfNotFile
+        tl = bundle_copy(tl)
     try:
-        with atomic_path(path, suffix) as tmp:  # bundle adapters refuse an existing destination
-            otio.adapters.write_to_file(tl, tmp, adapter_name=adapter, **kwargs)
+        if fmt == "otio":  # serialised here, so the write is ours to verify (size, fsync) before the rename
+            atomic_text(path, otio.adapters.write_to_string(tl, adapter_name=adapter))
+            return path
+        with atomic_path(path, suffix, check=lambda p: _check_written(p, fmt)) as tmp:
+            otio.adapters.write_to_file(tl, tmp, adapter_name=adapter, **kwargs)  # bundles refuse an existing file
             if fmt == "xml":
                 _mark_disabled_audio(tmp, tl)
     except Exception as exc:
         if isinstance(exc, MelfoleyError):
             raise
+        hint = "try --format otio, which holds everything" if fmt != "otio" else "check the output folder"
         raise MelfoleyError(f"cannot write the {fmt} timeline {path}: {type(exc).__name__}: {str(exc)[:300]}; "
-                            "try --format otio, which holds everything") from exc
+                            f"{hint}") from exc
     return path
+
+
+def _check_written(path: str, fmt: str) -> None:
+    """Read a timeline an adapter wrote back, as far as that is cheap: a failed write raises."""
+    import zipfile
+
+    try:
+        if fmt == "otioz":
+            with zipfile.ZipFile(path) as zf:
+                otio.adapters.read_from_string(zf.read("content.otio").decode("utf-8"), "otio_json")
+                for info in zf.infolist():  # media is stored: its size is its size on disk
+                    if info.compress_type == zipfile.ZIP_STORED and info.header_offset + info.file_size > \
+                            Path(path).stat().st_size:
+                        raise ValueError(f"{info.filename} is truncated")
+        elif fmt == "xml":
+            import xml.etree.ElementTree as ET
+
+            ET.parse(path)
+        elif not Path(path).read_text(encoding="utf-8").strip():
+            raise ValueError("empty")
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, the file is not valid
+        raise MelfoleyError(f"the {fmt} timeline written to {path} does not read back ({type(exc).__name__}: "
+                            f"{str(exc)[:200]}); the disk may be full: free space and rerun "
+                            "(the previous file is unchanged)") from exc

@@ -2,10 +2,11 @@
 JSON sidecar that holds every parameter (and the QCD control) needed to reproduce it.
 
 Names follow the Universal Category System: ``CatID_FXName_CreatorID_SourceID.wav``, e.g.
-``FOLYFeet_Footsteps On Gravel C012 v001_MELFOLEY_MYSHOW.wav`` (underscore is the field
-delimiter and hyphen the sub-field delimiter, so neither appears inside a field). ``C012``
-is the picture clip's number in the edit and ``v001`` the take; together they keep names
-unique, which ``.otioz`` bundles require.
+``FOLYFeet_Footsteps On Gravel C3F9A1C20 v001_MELFOLEY_MYSHOW.wav`` (underscore is the field
+delimiter and hyphen the sub-field delimiter, so neither appears inside a field). ``C3F9A1C20``
+is the picture clip's stem id (``PictureClip.stem_tag``: a hash of the source edit and the
+clip's own content, so two edits named alike never share a stem and inserting a clip renames
+nothing) and ``v001`` the take; together they keep names unique, which ``.otioz`` bundles require.
 """
 
 from __future__ import annotations
@@ -56,8 +57,9 @@ def source_id(show: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "", show.upper())[:24] or "MELFOLEY"
 
 
-def ucs_name(catid: str, title: str, clip_number: int, take: int, show: str) -> str:
-    fx = f"{ucs_field(title, 40)} C{clip_number:03d} v{take:03d}"
+def ucs_name(catid: str, title: str, clip_tag: str, take: int, show: str) -> str:
+    """``CatID_FXName_CreatorID_SourceID.wav``; ``clip_tag`` is the clip's ``PictureClip.stem_tag``."""
+    fx = f"{ucs_field(title, 40)} {ucs_field(clip_tag, 12)} v{take:03d}"
     cat = re.sub(r"[^A-Za-z]", "", catid) or "FOLYMisc"
     return f"{cat}_{fx}_{CREATOR}_{source_id(show)}.wav"
 
@@ -90,7 +92,7 @@ def write_stem(out_dir: str | os.PathLike, job: ClipJob, *, take: int, audio: np
     # the one level stage of every stem (batch and panel): edge fades, loudness, true-peak ceiling
     pcm, levels = apply_levels(to_48k(audio, sample_rate, n), SAMPLE_RATE, loudness=job.loudness)
     tref = time_reference(clip.record_in - Fraction(hs, SAMPLE_RATE), SAMPLE_RATE)
-    name = ucs_name(job.event.catid, job.event.title, clip.number, take, show)
+    name = ucs_name(job.event.catid, job.event.title, clip.stem_tag, take, show)
     path = out_dir / name
     now = _dt.datetime.now()
     model = engine_info.get("model") or engine_info.get("engine", job.engine)
