@@ -13,8 +13,8 @@ offscreen, in a QMainWindow with its own palette standing in for the host.
 from __future__ import annotations
 
 import json
+import os
 import sys
-import time
 import types
 from fractions import Fraction
 from pathlib import Path
@@ -26,6 +26,7 @@ from melfoley.plugin.hosts import install
 from melfoley.plugin.timeline import find_picture_clips, read_timeline
 from test_timeline_media import render_media
 
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 RATE = 25
 START = 90000
 
@@ -239,21 +240,12 @@ def test_the_exported_sequence_reads_back_frame_exact(tmp_path, sequence):
     assert all(c.media_path == Path(tmp_path, "plate.mp4") and not c.media_problem for c in scan.clips)
 
 
-def _wait(qtbot_app, predicate, timeout=90.0):
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "timed out"
-        qtbot_app.processEvents()
-        time.sleep(0.02)
-
-
 @pytest.fixture
-def host_window(tmp_path):
+def host_window(tmp_path, qapp):
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QColor, QPalette
-    from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow
+    from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
 
-    app = QApplication.instance() or QApplication(["test"])
     from melfoley.plugin.hosts.hiero_panel import HieroFoleyPanel
 
     record = install.install("hiero", home=tmp_path / "home", platform="linux").record
@@ -269,17 +261,21 @@ def host_window(tmp_path):
     win.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     win.resize(1200, 700)
     win.show()
-    app.processEvents()
+    qapp.processEvents()
     win.resizeDocks([dock], [480], Qt.Orientation.Horizontal)
-    app.processEvents()
-    yield app, win, dock, panel
+    qapp.processEvents()
+    yield win, dock, panel
     if panel.child is not None:
         panel.child.cancel()
     win.close()
 
 
-def test_docked_panel_round_trip_writes_audio_tracks_back(sequence, host_window):
-    app, win, dock, panel = host_window
+def _finished(panel):
+    return panel.last_result is not None or panel.status.text().startswith("error")
+
+
+def test_docked_panel_round_trip_writes_audio_tracks_back(sequence, host_window, qtbot):
+    win, dock, panel = host_window
     # docked at 480 px, in the host's palette (no style sheet of its own), everything inside the dock
     assert dock.width() == 480 and panel.styleSheet() == ""
     assert panel.palette().color(panel.backgroundRole()).name() == "#3a3f4b"
@@ -289,7 +285,7 @@ def test_docked_panel_round_trip_writes_audio_tracks_back(sequence, host_window)
     panel.engine.setCurrentText("debug")
     panel.takes.setValue(2)
     assert panel.start()
-    _wait(app, lambda: panel.last_result is not None or panel.status.text().startswith("error"))
+    qtbot.waitUntil(lambda: _finished(panel), timeout=90_000)
     assert panel.last_result is not None, panel.status.text()
     assert panel.last_result["ok"] and "stems placed" in panel.status.text()
     take1 = [t for t in sequence.audio if " v00" not in t.name()]
@@ -305,14 +301,14 @@ def test_docked_panel_round_trip_writes_audio_tracks_back(sequence, host_window)
     assert side["settings"]["takes"] == 2 and side["settings"]["engine"] == "debug"
 
 
-def test_cancel_stops_the_child_and_writes_nothing_back(sequence, host_window):
-    app, win, dock, panel = host_window
+def test_cancel_stops_the_child_and_writes_nothing_back(sequence, host_window, qtbot):
+    win, dock, panel = host_window
     panel.engine.setCurrentText("debug")
     events = []
     panel.relay.event.connect(events.append)
     assert panel.start()
-    _wait(app, lambda: any(e.get("event") == "progress" for e in events))
+    qtbot.waitUntil(lambda: any(e.get("event") == "progress" for e in events), timeout=60_000)
     panel.cancel()
-    _wait(app, lambda: panel.last_result is not None or panel.status.text().startswith("error"))
+    qtbot.waitUntil(lambda: _finished(panel), timeout=60_000)
     assert panel.last_result["interrupted"] and panel.status.text().startswith("stopped")
     assert sequence.audio == [] and panel.run_button.isEnabled()

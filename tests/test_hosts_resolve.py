@@ -13,6 +13,7 @@ Its Export writes a real OTIO edit over rendered media; the batch then runs in a
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +24,7 @@ from melfoley.plugin.hosts import install, resolve
 from melfoley.plugin.hosts.bridge import BridgeError, Settings
 from test_timeline_media import clip, edit, gap, render_media
 
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 RATE = Fraction(25)
 START = 90000  # 01:00:00:00 at 25 fps
 EXPORT_OTIO, EXPORT_NONE = 17, 0
@@ -170,6 +172,11 @@ def resolve_setup(tmp_path, monkeypatch):
     return Resolve(Project(timeline)), timeline, str(record)
 
 
+@pytest.fixture
+def export(resolve_setup):
+    return resolve_setup[1].exported
+
+
 def test_round_trip_places_every_stem_at_its_record_frame(resolve_setup):
     app, timeline, record = resolve_setup
     said = []
@@ -212,3 +219,41 @@ def test_what_to_open_is_said_in_one_line(resolve_setup):
         resolve.foley_current_timeline(app, record)
     with pytest.raises(BridgeError, match="run 'melfoley host install' again"):
         resolve.foley_current_timeline(app, record + ".moved")
+
+
+def test_progress_window_lists_failed_clips_and_cancel_stops_at_the_next_clip(export, tmp_path, qtbot):
+    """The window Resolve's job shows (melfoley's Qt, since Resolve's Python has none), offscreen."""
+    from melfoley.plugin.hosts.progress_window import ProgressWindow
+    from melfoley.plugin.hosts.run import batch_config
+
+    win = ProgressWindow(batch_config(export, tmp_path / "w1", engine="debug"), title="Reel 1")
+    qtbot.addWidget(win)
+    win.show()
+    win.start()
+    qtbot.waitUntil(lambda: win.report is not None or win.error is not None, timeout=60_000)
+    assert win.report is not None and not win.report.interrupted
+    assert win.failures.isVisible() and "lost" in win.failures.toPlainText() and "media not found" in \
+        win.failures.toPlainText()
+    assert win.cancel_button.text() == "Close" and win.isVisible()  # stays open: there is something to read
+    win.cancel()
+    assert not win.isVisible()
+
+    stopping = ProgressWindow(batch_config(export, tmp_path / "w2", engine="debug"), title="Reel 1")
+    qtbot.addWidget(stopping)
+    stopping.relay.progress.connect(lambda ev: stopping.cancel() if ev["done"] == 0 else None)
+    stopping.show()
+    stopping.start()
+    qtbot.waitUntil(lambda: stopping.report is not None, timeout=60_000)
+    assert stopping.report.interrupted and "stopped" in stopping.status.text()
+    assert json.loads((tmp_path / "w2" / "resolve_export.foley.otio").read_text())["metadata"]["melfoley"][
+        "complete"] is False  # a valid partial edit is left
+
+
+def test_window_run_without_failures_closes_by_itself(tmp_path, qapp):
+    from melfoley.plugin.hosts.progress_window import run_with_window
+    from melfoley.plugin.hosts.run import batch_config
+
+    media = render_media(tmp_path, "shot.mp4", RATE, 3.0)
+    src = edit(tmp_path / "short.otio", [[clip("one", media, 0, 20, RATE, media_frames=75)]], RATE)
+    report = run_with_window(batch_config(src, tmp_path / "out", engine="debug"), title="short")
+    assert report.ok and report.count("done") == 1 and qapp.activeModalWidget() is None
