@@ -47,7 +47,9 @@ def starter_index() -> LibraryIndex:
     if not manifest.exists():
         raise MelfoleyError(f"the starter sound library is missing ({manifest}); reinstall melfoley, or add your "
                             "own library with `melfoley library add DIR`")
-    tag = hashlib.sha1(manifest.read_bytes() + str(root).encode()).hexdigest()[:12]
+    from ..library.segment import ANALYSIS_VERSION
+
+    tag = hashlib.sha1(manifest.read_bytes() + f"{root}|{ANALYSIS_VERSION}".encode()).hexdigest()[:12]
     index = LibraryIndex(cache_dir() / "library" / f"starter-{tag}.sqlite")
     if index.ok_files() == 0:
         scan(index, [root])

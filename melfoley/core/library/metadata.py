@@ -44,9 +44,10 @@ class FileMeta:
         parts = [self.fxname, self.category, self.subcategory, self.description, self.ixml, self.folders, stem]
         return re.sub(r"\s+", " ", " ".join(p for p in parts if p)).strip()
 
-    def short(self) -> str:
-        """The text the embedding reads: the most descriptive fields first, no ids."""
-        parts = [self.fxname, f"{self.category} {self.subcategory}".strip(), self.description, self.folders]
+    def short(self, path: Path) -> str:
+        """The text the embedding reads: the most descriptive fields first (the file name without a UCS FXName)."""
+        name = self.fxname or re.sub(r"[_\-.]+", " ", path.stem)
+        parts = [name, f"{self.category} {self.subcategory}".strip(), self.description, self.folders]
         return ". ".join(p for p in parts if p).lower()
 
 
@@ -135,11 +136,12 @@ def ixml_words(xml: str) -> str:
 
 
 def folder_words(path: Path, root: Path) -> str:
+    """The folders from the library root (its own name included) down to the file, as words."""
     try:
         rel = path.parent.relative_to(root)
     except ValueError:
         return ""
-    return " ".join(re.sub(r"[_\-.]+", " ", p) for p in rel.parts)
+    return " ".join(re.sub(r"[_\-.]+", " ", p) for p in (root.name, *rel.parts))
 
 
 def read_licences(root: Path) -> dict[str, tuple[str, str]]:

@@ -32,7 +32,6 @@ FADE_OUT_S = 0.02
 TAIL_S = 0.3  # an event rings this long past the point where the curve has decayed
 XFADE_S = 0.5
 HEADROOM = 10 ** (-1.0 / 20)  # the mix never peaks above -1 dBFS
-EVENT_PEAK = 10 ** (-3.0 / 20)  # one event never above -3 dBFS
 GAIN_RANGE_DB = (-40.0, 24.0)
 
 
@@ -63,11 +62,15 @@ def contacts(energy: np.ndarray) -> list[Contact]:
     e = np.asarray(energy, np.float32)
     rate = get_mel_config(MEL).frame_rate
     js = find_rises(e, rise=RISE, min_gap=max(1, int(round(MIN_GAP_S * rate))))
+    sounding = e[e > 1e-4]
+    # the clip's resting level: coming back to it from an erased (zero) span is no contact
+    rest = float(np.percentile(sounding, 10)) if sounding.size else 0.0
+    peaks = [j + int(np.argmax(e[j:j + 10])) for j in js]
+    js = [j for j, pk in zip(js, peaks) if e[pk] >= rest + RISE]
     out = []
     for i, j in enumerate(js):
         nxt = js[i + 1] if i + 1 < len(js) else e.shape[0]
-        seg = e[j:nxt]
-        pk = j + int(np.argmax(seg[: max(1, min(len(seg), 10))]))
+        pk = j + int(np.argmax(e[j:min(nxt, j + 10)]))
         floor = float(min(e[max(0, j - 3):j + 1].min(), e[j - 1] if j > 0 else e[j]))
         below = np.flatnonzero(e[pk:nxt] <= floor + 0.1 * (e[pk] - floor))
         out.append(Contact(j, float(e[pk]), floor, nxt - j, pk + int(below[0]) if below.size else nxt))
@@ -139,14 +142,14 @@ def place_events(pool, picks: list[int], cons: list[Contact], energy: np.ndarray
     for c, i in zip(cons, picks):
         row = pool.files[int(pool.file_ids[i])]
         t = c.frame / rate
+        # it rings until its own end or the curve's decay (+ a tail), and gives way at the next contact
         stop_frame = min(c.frame + c.frames, c.decayed + int(TAIL_S * rate), len(energy))
-        dur = min(float(pool.offset[i] - pool.onset[i]), stop_frame / rate - t + 0.02)
+        dur = min(float(pool.offset[i] - pool.onset[i]), stop_frame / rate - t - PRE_S)
         if dur <= 0.005:
             continue
         x, start = reader.read(row, pool.onset[i] - PRE_S, pool.onset[i] + dur)
         pre = int(round((pool.onset[i] - start) * OUT_RATE))
         g = gain_db(c.peak, float(pool.e_peak[i]))
-        g = min(g, 20 * math.log10(EVENT_PEAK) - float(pool.peak_db[i]))
         y = x * np.float32(10 ** (g / 20))
         if pre > 0:
             y[:pre] *= (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, pre, dtype=np.float32)))
@@ -202,12 +205,7 @@ def place_texture(pool, pick: int, energy: np.ndarray, n: int, reader: SourceRea
     k = int(0.02 * OUT_RATE)
     curve = np.convolve(np.pad(curve, (k // 2, k - k // 2 - 1), mode="edge"), np.ones(k, np.float32) / k, "valid")
     y = y * curve
-    peak = float(np.abs(y).max(initial=0.0))
-    mix_db = 0.0
-    if peak > EVENT_PEAK:
-        y *= np.float32(EVENT_PEAK / peak)
-        mix_db = 20 * math.log10(EVENT_PEAK / peak)
-    src = _source(row, start, min(x.shape[0], n) / OUT_RATE, float(np.median(g)) + mix_db, 0.0, "texture")
+    src = _source(row, start, min(x.shape[0], n) / OUT_RATE, float(np.median(g)), 0.0, "texture")
     src["looped"] = bool(x.shape[0] < n)
     return y.astype(np.float32), [src]
 

@@ -210,8 +210,7 @@ def scan(index: LibraryIndex, folders: list[Path] | None = None, *,
                     data, sr, fmt = read_file(p)
                     info = analyse(data, sr)
                     meta = file_meta(p, rpath, licences.get(str(rpath)))
-                    pending.append((rid, str(p), size, mtime, "ok", "", info, meta, meta.text(p), meta.short() or
-                                    meta.text(p), fmt))
+                    pending.append((rid, str(p), size, mtime, "ok", "", info, meta, meta.text(p), meta.short(p), fmt))
                 except ValueError as exc:
                     failed += 1
                     report.problems.append((str(p), str(exc)))

@@ -20,6 +20,8 @@ from .. import qcd
 from ..mel import get_mel_config, log_mel
 
 MEL = "hifigan22k"
+#: bump when the analysis or the searchable text changes (the starter index is rebuilt)
+ANALYSIS_VERSION = 2
 ENV_FRAMES = 43  # ~0.5 s of E after an onset: the shape the selector compares
 RISE = 0.05  # E rise (unit scale) within RISE_FRAMES that starts an event
 RISE_FRAMES = 3
