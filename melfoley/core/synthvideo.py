@@ -421,7 +421,8 @@ def render_scene_video(path, kind: str = "bounce", *, fps=25.0, duration: float 
             if kind in ("slide", "roll"):
                 x = x0 + (x1 - x0) * progress(t)
                 angle = 0.0 if kind == "slide" else (x - x0) / r
-                _paste(canvas, _disc_sprite(r, col[1], angle, square=kind == "slide"), x, rest)
+                y = floor_y - r / math.sqrt(2.0) if kind == "slide" else rest  # the box sits on its face
+                _paste(canvas, _disc_sprite(r, col[1], angle, square=kind == "slide"), x, y)
             elif kind == "rotate":
                 a = spin * (min(max(t, m0), m1) - m0)
                 _paste(canvas, _disc_sprite(int(r * 1.5), col[1], a, square=True), w * 0.3, h * 0.4)
