@@ -128,9 +128,15 @@ def test_full_flow_edit_generate_keep_export_reopen(qtbot, panel, edit, tmp_path
     s2 = again.open_timeline(summary.timeline, output_dir=tmp_path / "out2")
     assert "Foley tracks already in the edit: FOLEY" in again.timeline_info.text()
     st = s2.state("V1/0").settings
-    assert st.prompt == "footsteps on gravel" and st.kept == 1
+    # the Foley track's stem is the clip's take again (found through its sidecar), still kept
+    reopened = s2.state("V1/0").takes
+    assert [t.seed for t in reopened] == [1] and st.kept == 0 and st.kept_seed == 1
+    assert s2.state("V1/0").status == "done" and again.clips.clip_model.get("V1/0").status == "done"
+    assert st.prompt == "footsteps on gravel"
     assert st.energy is not None and np.allclose(st.energy, drawn, atol=1e-3)
     assert s2.state("V1/4").settings.prompt == "door slam hard"
+    assert s2.state("V1/4").status == "stale"  # exported stale: it says so again
+    assert s2.state("V1/4").settings.kept is None  # nobody kept one: take 1 was written, not starred
     again.clips.select_ids(["V1/0"])
     _wait_preview(qtbot, again, "V1/0")
     assert np.allclose(again.editor.curve.energy(), drawn, atol=1e-3)
@@ -186,10 +192,11 @@ def test_unsaved_settings_autosave_and_close_asks(qtbot, edit, tmp_path, monkeyp
     p2.shutdown()
 
 
-def test_ui_answers_within_100ms_during_a_batch(qtbot, panel, corpus, tmp_path, monkeypatch):
+def test_generation_runs_in_the_engine_process_and_the_ui_keeps_ticking(qtbot, panel, corpus, tmp_path,
+                                                                        monkeypatch):
     """Generation never runs on the UI thread (nor in the UI's process: the engine process
-    renders); a QTimer probe measures the event loop's lateness over a batch of a few
-    seconds (8 takes of two clips)."""
+    renders); a 20 ms QTimer probe keeps firing over a batch of a few seconds (8 takes of
+    two clips) while the UI is used. The lateness figures: ``python bench/ui_latency.py``."""
     edit = make_edit(tmp_path / "long.otio", corpus / "video", long=True)
     session = panel.open_timeline(edit, output_dir=tmp_path / "out")
     for cid in ("V1/0", "V1/4"):
@@ -220,9 +227,9 @@ def test_ui_answers_within_100ms_during_a_batch(qtbot, panel, corpus, tmp_path, 
     host = shared_host("generate")
     assert host.alive() and host._proc.pid != os.getpid()
     assert len(lateness) >= 10, f"too few probe ticks over a {batch_s:.2f} s batch"
-    print(f"batch {batch_s:.2f} s, {len(lateness)} probes, worst event-loop lateness {max(lateness)} ms, "
-          f"median {sorted(lateness)[len(lateness) // 2]} ms")
-    assert max(lateness) < 100, f"UI blocked for {max(lateness)} ms during generation"
+    # the event loop kept running all along (the 100 ms budget is measured and judged by
+    # bench/ui_latency.py: a timing threshold on a shared CI machine is not a test)
+    assert len(lateness) >= batch_s * 1000 / 20 * 0.5
 
 
 def test_cancel_keeps_finished_clips(qtbot, panel, edit, tmp_path):

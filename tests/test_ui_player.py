@@ -93,6 +93,9 @@ def test_transport_frame_follows_playhead(qtbot, no_device):
     player.load(_tone(1.0), 22050)
     player.seek(0.6)
     assert transport.frame_index(0.6) == 2
-    img = transport.frame_label.pixmap().toImage()
-    assert img.pixelColor(img.width() // 2, img.height() // 2).red() == pytest.approx(120, abs=3)
-    assert "0.600" in transport.time_label.text()
+    transport.resize(480, 400)
+    img = transport.viewer.grab().toImage()
+    r = transport.viewer.picture_rect()
+    assert img.pixelColor(int(r.center().x()), int(r.center().y())).red() == pytest.approx(120, abs=3)
+    assert transport.time_label.text() == "00:00:00:15"  # SMPTE at the clip's rate (25 fps here)
+    assert transport.viewer.frame_number() == 15

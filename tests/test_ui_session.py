@@ -67,11 +67,16 @@ def test_changed_settings_make_takes_stale(edit, tmp_path):
     s = Session.open(edit, output_dir=tmp_path / "out")
     s.update("V1/0", prompt="steps")
     s.set_takes("V1/0", ["t1", "t2"])
-    assert s.state("V1/0").status == "done" and s.state("V1/0").settings.kept == 0
+    assert s.state("V1/0").status == "done" and s.state("V1/0").settings.kept is None  # keep is explicit
     s.update("V1/0", kept=1)  # picking a take does not change the audio
     assert s.state("V1/0").status == "done"
+    before = s.state("V1/0").settings
     s.update("V1/0", energy=np.full(10, 0.3, np.float32))
     assert s.state("V1/0").status == "stale"
+    s.set_settings("V1/0", before)  # what undo does: the takes are current again
+    assert s.state("V1/0").status == "done"
+    s.update("V1/0", gain_db=-6.0, nudge=0.04)  # placement is applied at the stem, not rendered
+    assert s.state("V1/0").status == "done"
 
 
 def test_demo_edit_with_the_embedded_engine(qtbot, tmp_path):

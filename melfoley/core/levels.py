@@ -135,3 +135,31 @@ def guard_take(audio: np.ndarray, ceiling_db: float = CEILING_DBTP) -> tuple[np.
     y, gain = fit_ceiling(audio, ceiling_db)
     return y, {"true_peak_in_dbtp": round(tp, 2), "ceiling_dbtp": ceiling_db, "gain_db": round(gain, 2),
                "method": "static gain" if gain < 0 else "none needed"}
+
+
+def place_take(audio: np.ndarray, sample_rate: int, *, gain_db: float = 0.0, fade_in: float = 0.0,
+               fade_out: float = 0.0, nudge: float = 0.0) -> np.ndarray:
+    """The artist's placement of a take (clip ``metadata["melfoley"]``): gain in dB, linear fades in
+    and out (seconds), and a nudge (seconds, + = later) inside the clip's length, which is kept
+    exactly. One function for ``melfoley batch``, the panel's export and the panel's playback."""
+    x = np.array(audio, dtype=np.float32, copy=True).reshape(-1)
+    n = x.shape[0]
+    shift = int(round(nudge * sample_rate))
+    if shift and n:
+        moved = np.zeros_like(x)
+        if 0 < shift < n:
+            moved[shift:] = x[:n - shift]
+        elif -n < shift < 0:
+            moved[:n + shift] = x[-shift:]
+        x = moved
+    for seconds, head in ((fade_in, True), (fade_out, False)):
+        k = min(n, int(round(seconds * sample_rate)))
+        if k > 0:
+            ramp = np.arange(k, dtype=np.float32) / np.float32(k)  # from silence, linear
+            if head:
+                x[:k] *= ramp
+            else:
+                x[n - k:] *= ramp[::-1]
+    if gain_db:
+        x *= np.float32(10.0 ** (gain_db / 20.0))
+    return x

@@ -31,7 +31,7 @@ import numpy as np
 from ..core.errors import MediaError, MelfoleyError
 from .cache import CachedTakes, TakeCache, cache_key, media_identity
 from .jobs import BatchDefaults, ClipJob, build_job
-from .picture import clip_picture, clip_requests, handle_lead, handle_picture
+from .picture import clip_picture, clip_requests, handle_lead, handle_picture, join_audio
 from .driver import ClipContext, Executor, LocalExecutor, Meter, PartialTimeline
 from .otio_out import Placement, output_path, write_timeline
 from .stems import StemFile, ucs_name, write_stem
@@ -331,7 +331,7 @@ class BatchRunner:
         sr = int(engine.sample_rate)
         for k in range(job.takes):
             parts = [seg_takes[k] for seg_takes in per_segment]
-            audio.append(_join([p.audio for p in parts])[lead:])  # the lead before a fractional-frame handle
+            audio.append(join_audio([p.audio for p in parts])[lead:])  # the lead before a fractional-frame handle
             seeds.append(int(parts[0].seed))
             ctl = parts[0].control if len(parts) == 1 else QCDControl.concat([p.control for p in parts])
             controls.append(ctl.to_dict())
@@ -339,20 +339,6 @@ class BatchRunner:
         if abs(sum(a.shape[0] for a in audio[:1]) / sr - float(dur)) > 0.05:
             res.notes.append("rendered length differed from the clip; fitted")
         return CachedTakes(audio, seeds, sr, controls, info_engine)
-
-
-def _join(parts: list[np.ndarray], ramp: int = 64) -> np.ndarray:
-    """Segments end to end (lengths kept exactly), with ~3 ms fades at each join against clicks."""
-    out = []
-    for i, p in enumerate(parts):
-        p = np.array(p, dtype=np.float32, copy=True)
-        k = min(ramp, p.shape[0] // 4)
-        if k > 0 and i > 0:
-            p[:k] *= np.linspace(0.0, 1.0, k, dtype=np.float32)
-        if k > 0 and i < len(parts) - 1:
-            p[-k:] *= np.linspace(1.0, 0.0, k, dtype=np.float32)
-        out.append(p)
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
 def _write_json(path: Path, doc: dict) -> None:

@@ -7,7 +7,8 @@ Clip metadata (all optional), under ``clip.metadata["melfoley"]``::
      "energy": [0.1, 0.8, 0.2, ...]                       # uniform over the clip, or
      "energy": {"times": [0, 1.5, 3], "values": [0, 1, 0]},  # breakpoints, s from the clip's start
      "prompts": [{"start": 1.0, "end": 2.5, "prompt": "door closing"}],  # s from the clip's start
-     "event": "footsteps_gravel", "skip": false}
+     "event": "footsteps_gravel", "skip": false,
+     "gain_db": -3.0, "fade_in": 0.05, "fade_out": 0.2, "nudge": -0.04}  # placement of the take, s
 
 Markers (on the clip, its track or the timeline) give per-range prompts when their
 ``metadata["melfoley"]["prompt"]`` is set or their name or comment reads ``foley: <prompt>``
@@ -29,6 +30,8 @@ from .timeline import PictureClip
 ENERGY_RATE = 100.0  # samples per second of energy curves built from breakpoints
 MIN_SEGMENT = 0.25  # seconds: shorter prompt ranges merge into their neighbour
 FALLBACK_CATID = "FOLYMisc"
+#: per-take placement in metadata["melfoley"]: key -> (lowest, highest); applied at stem write
+PLACEMENT = {"gain_db": (-60.0, 24.0), "fade_in": (0.0, 10.0), "fade_out": (0.0, 10.0), "nudge": (-2.0, 2.0)}
 _MARKER = re.compile(r"^\s*(?:mel)?foley\s*:\s*(.+)$", re.IGNORECASE | re.DOTALL)
 
 
@@ -72,6 +75,7 @@ class ClipJob:
     sources: dict = field(default_factory=dict)  # where each setting came from
     loudness: float | None = None
     handles: float = 0.0
+    placement: dict = field(default_factory=dict)  # gain_db, fade_in, fade_out, nudge (see PLACEMENT)
 
     def settings(self) -> dict:
         """Every setting that changes the rendered audio (cache key and sidecar). ``levels`` names the
@@ -80,6 +84,7 @@ class ClipJob:
             "prompt": self.prompt, "takes": self.takes, "seed": self.seed, "engine": self.engine,
             "energy": None if self.energy is None else [round(float(v), 5) for v in self.energy],
             "segments": [{"start": str(s.start), "end": str(s.end), "prompt": s.prompt} for s in self.segments],
+            **({"placement": dict(self.placement)} if self.placement else {}),
         }
 
     def segment_energy(self, seg: Segment) -> np.ndarray | None:
@@ -131,6 +136,20 @@ def _int(clip, meta, key, default, lo, hi):
     if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v or not lo <= int(v) <= hi:
         raise _bad(clip, key, f"is {v!r}; it must be a whole number from {lo} to {hi}")
     return int(v)
+
+
+def _placement(clip, meta) -> dict:
+    """The non-zero placement settings (gain dB, fades and nudge in seconds) of a clip, checked."""
+    out = {}
+    for key, (lo, hi) in PLACEMENT.items():
+        v = meta.get(key)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or not lo <= v <= hi:
+            raise _bad(clip, key, f"is {v!r}; it must be a number from {lo:g} to {hi:g}")
+        if v:
+            out[key] = float(v)
+    return out
 
 
 def marker_prompt(marker) -> str | None:
@@ -204,7 +223,8 @@ def build_job(clip: PictureClip, defaults: BatchDefaults) -> ClipJob:
     ranges = [(a, b, p) for a, b, p in ranges if b > a and p]
     event = event_for(prompt.strip(), meta.get("event"))
     return ClipJob(clip, prompt.strip(), takes, seed, engine, event, energy,
-                   build_segments(clip, prompt.strip(), ranges), sources, defaults.loudness, defaults.handles)
+                   build_segments(clip, prompt.strip(), ranges), sources, defaults.loudness, defaults.handles,
+                   placement=_placement(clip, meta))
 
 
 @lru_cache(maxsize=256)

@@ -120,3 +120,18 @@ def clip_requests(job, clip, start: float, frames: np.ndarray, rate: float, *, l
                                 seed=job.seed, energy=energy, frames=pic,
                                 frame_rate=rate, clip_id=label or clip.clip_id))
     return out
+
+
+def join_audio(parts: list[np.ndarray], ramp: int = 64) -> np.ndarray:
+    """Prompt segments' audio end to end (lengths kept exactly), with ~3 ms fades at each join against
+    clicks: the one join of ``melfoley batch`` and the panel."""
+    out = []
+    for i, p in enumerate(parts):
+        p = np.array(p, dtype=np.float32, copy=True)
+        k = min(ramp, p.shape[0] // 4)
+        if k > 0 and i > 0:
+            p[:k] *= np.linspace(0.0, 1.0, k, dtype=np.float32)
+        if k > 0 and i < len(parts) - 1:
+            p[-k:] *= np.linspace(1.0, 0.0, k, dtype=np.float32)
+        out.append(p)
+    return np.concatenate(out) if out else np.zeros(0, np.float32)

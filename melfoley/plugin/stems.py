@@ -85,12 +85,14 @@ def write_stem(out_dir: str | os.PathLike, job: ClipJob, *, take: int, audio: np
     out_dir.mkdir(parents=True, exist_ok=True)
     from fractions import Fraction
 
-    from ..core.levels import apply_levels
+    from ..core.levels import apply_levels, place_take
 
     hs = handle_samples(job.handles)
     n = clip.samples(SAMPLE_RATE) + 2 * hs  # the audio covers the cut plus a handle on each side
     # the one level stage of every stem (batch and panel): edge fades, loudness, true-peak ceiling
-    pcm, levels = apply_levels(to_48k(audio, sample_rate, n), SAMPLE_RATE, loudness=job.loudness)
+    # the artist's gain / fades / nudge (clip metadata) first, then the level stage holds the ceiling
+    pcm = place_take(to_48k(audio, sample_rate, n), SAMPLE_RATE, **job.placement)
+    pcm, levels = apply_levels(pcm, SAMPLE_RATE, loudness=job.loudness)
     tref = time_reference(clip.record_in - Fraction(hs, SAMPLE_RATE), SAMPLE_RATE)
     name = ucs_name(job.event.catid, job.event.title, clip.stem_tag, take, show)
     path = out_dir / name

@@ -1,9 +1,12 @@
-"""Per-clip controls: sound event, takes, seed, engine, and the energy-curve editor with its tools.
+"""Per-clip controls: sound event, takes, seed, engine (and its weights folder), levels and
+placement, and the energy-curve editor with its tools.
 
 ``ClipEditor.load(title, settings, ...)`` shows one clip; every change the artist makes
 is reported as ``settings_changed(dict)`` with only the changed keys (``prompt``, ``takes``,
-``seed``, ``engine``, ``energy``), which the panel applies to the session. Loading a clip
-never emits.
+``seed``, ``engine``, ``energy``, ``gain_db``, ``fade_in``, ``fade_out``, ``nudge``), which the
+panel applies to every selected clip (the curve to the clip shown). Loading never emits.
+``weights_requested`` asks the panel for the engine's weights folder chooser. The rows are
+flow layouts: docked narrow, they wrap.
 """
 
 from __future__ import annotations
@@ -12,16 +15,19 @@ import random
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
-                               QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QLabel, QPushButton, QSizePolicy, QSpinBox,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from . import curve_ops
 from .curve_editor import CurveEditor
+from .flow import FlowLayout
+from .levels_box import LevelsBox
 from .prompt import PromptEdit
 
 
 class ClipEditor(QWidget):
     settings_changed = Signal(dict)
+    weights_requested = Signal()
 
     def __init__(self, engines: list[str], default_engine: str, parent=None):
         super().__init__(parent)
@@ -46,24 +52,27 @@ class ClipEditor(QWidget):
         dice.clicked.connect(lambda: self.seed.setValue(random.randrange(0, 2**31 - 1)))
         self.engine = QComboBox()
         self.engine.addItems(engines)
+        self.engine.setToolTip("Every registered engine (melfoley.core.engine.available_engines())")
         self.engine.currentTextChanged.connect(lambda name: self._emit(engine=name))
-        form = QFormLayout()
-        form.addRow("Sound event", self.prompt)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Takes"))
-        row.addWidget(self.takes)
-        row.addSpacing(12)
-        row.addWidget(QLabel("Seed"))
-        row.addWidget(self.seed, 1)
-        row.addWidget(dice)
-        row.addSpacing(12)
-        row.addWidget(QLabel("Engine"))
-        row.addWidget(self.engine)
-        form.addRow(row)
+        self.weights_button = QToolButton()
+        self.weights_button.setText("Weights folder\u2026")
+        self.weights_button.setToolTip("Choose the folder with this engine's weights (the paper engine needs one)")
+        self.weights_button.clicked.connect(self.weights_requested)
+        self.prompt.setMinimumWidth(200)
+        self.prompt.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        form = FlowLayout(spacing=4)
+        for w in (QLabel("Sound event"), self.prompt, QLabel("Takes"), self.takes, QLabel("Seed"), self.seed, dice,
+                  QLabel("Engine"), self.engine, self.weights_button):
+            form.addWidget(w)
+        self.multi = QLabel("")
+        self.multi.setObjectName("warning")
+        self.multi.hide()
+        self.levels = LevelsBox()
+        self.levels.changed.connect(lambda ch: self._emit(**ch))
 
         self.curve = CurveEditor()
         self.curve.edited.connect(lambda e: self._emit(energy=self._energy_setting(e)))
-        tools = QHBoxLayout()
+        tools = FlowLayout(spacing=4)
         self.tool_group = QButtonGroup(self)
         for name, tip in (("draw", "Pen: drag to draw the energy curve"),
                           ("drag", "Drag: grab the curve and move it; neighbours follow"),
@@ -76,7 +85,6 @@ class ClipEditor(QWidget):
             b.clicked.connect(lambda _=False, n=name: self.curve.set_tool(n))
             self.tool_group.addButton(b)
             tools.addWidget(b)
-        tools.addSpacing(10)
         self.smooth_button = QPushButton("Smooth")
         self.smooth_button.setToolTip("Smooth the selection (or the whole curve)")
         self.smooth_button.clicked.connect(lambda: self.curve.smooth())
@@ -92,27 +100,36 @@ class ClipEditor(QWidget):
         self.reset_button.clicked.connect(self.curve.reset)
         for w in (self.smooth_button, self.scale_factor, self.scale_button, self.reset_button):
             tools.addWidget(w)
-        tools.addStretch(1)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.title)
         lay.addWidget(self.subtitle)
         lay.addLayout(form)
+        lay.addWidget(self.multi)
+        lay.addWidget(self.levels)
         lay.addLayout(tools)
         lay.addWidget(self.curve, 1)
         self.setEnabled(False)
 
     # ------------------------------------------------------------------ loading
-    def load(self, title: str, subtitle: str, settings, *, default_prompt: str = "") -> None:
+    def load(self, title: str, subtitle: str, settings, *, default_prompt: str = "", rate: float = 25.0,
+             selected: int = 1) -> None:
+        """Show a clip's settings; a clip without its own event shows the edit's default greyed."""
         self._loading = True
         try:
             self.title.setText(title)
             self.subtitle.setText(subtitle)
-            self.prompt.setText(settings.prompt or default_prompt)
+            self.prompt.setText(settings.prompt)
+            self.prompt.setPlaceholderText(f"default: {default_prompt}" if default_prompt
+                                           else "sound event, e.g. footsteps on gravel")
             self.takes.setValue(int(settings.takes))
             self.seed.setValue(int(settings.seed))
             self.engine.setCurrentText(settings.engine or self._default_engine)
+            self.levels.load(settings, rate)
+            self.multi.setText(f"{selected} clips selected: what you change here applies to all of them "
+                               "(the curve to this clip only)")
+            self.multi.setVisible(selected > 1)
             self.setEnabled(True)
         finally:
             self._loading = False

@@ -3,7 +3,8 @@
 Tools (``set_tool``): ``draw`` (the pen: drag to draw the curve), ``drag`` (grab the curve
 and move it; neighbours follow with a soft falloff), ``select`` (drag a time range).
 Actions: ``smooth()`` and ``scale_selection(f)`` act on the selection (or the whole clip),
-``reset()`` restores the predicted curve, ``undo()`` steps back. Right-drag always selects.
+``reset()`` restores the predicted curve, ``undo()`` steps back (the panel's Ctrl+Z is its
+undo stack, which covers the curve with every other edit). Right-drag always selects.
 Every finished edit emits ``edited(np.ndarray)``. A playhead (seconds) is drawn on top.
 """
 
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QKeySequence, QPainter, QPainterPath, QPen, QPixmap, QShortcut
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from . import curve_ops, theme
+from .layer import CachedLayer
 
-MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 34, 10, 8, 20
+MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 34, 10, 20, 20  # the legend sits in the top margin
 DRAG_RADIUS_S = 0.25  # falloff radius of the drag tool, seconds
 TOOLS = ("draw", "drag", "select")
 
@@ -45,9 +47,7 @@ class CurveEditor(QWidget):
         self._playhead: float | None = None
         self._message = "Select a clip to see its energy curve"
         self._version = 0
-        self._layer: QPixmap | None = None   # everything but the playhead, redrawn only on change
-        self._layer_key = None
-        QShortcut(QKeySequence.StandardKey.Undo, self, self.undo, context=Qt.ShortcutContext.WidgetShortcut)
+        self._layer = CachedLayer()   # everything but the playhead, redrawn only on change
 
     def _dirty(self) -> None:
         self._version += 1
@@ -214,20 +214,10 @@ class CurveEditor(QWidget):
 
     # ------------------------------------------------------------------ painting
     def paintEvent(self, _ev):
-        dpr = self.devicePixelRatioF()
-        key = (self.width(), self.height(), dpr, self._version)
-        if self._layer_key != key:
-            self._layer = QPixmap(int(self.width() * dpr), int(self.height() * dpr))
-            self._layer.setDevicePixelRatio(dpr)
-            lp = QPainter(self._layer)
-            try:
-                self._paint_layer(lp)
-            finally:
-                lp.end()
-            self._layer_key = key
+        layer = self._layer.get(self, self._version, self._paint_layer)
         p = QPainter(self)
         try:
-            p.drawPixmap(0, 0, self._layer)
+            p.drawPixmap(0, 0, layer)
             r = self.plot_rect()
             if self._energy.size and self._playhead is not None and self._duration > 0:
                 x = r.left() + min(1.0, self._playhead / self._duration) * r.width()
@@ -256,10 +246,9 @@ class CurveEditor(QWidget):
             self._paint_fill(p, r, curve_ops.resample(self._motion, max(2, int(r.width()))), theme.MOTION, 90)
         if self._audio.size:
             lo, hi = curve_ops.envelope(self._audio, int(r.width()))
-            peak = max(1e-6, float(np.max(np.abs(self._audio))))
-            mid, half = r.center().y(), r.height() * 0.42
+            mid, half = r.center().y(), r.height() * 0.5  # true level: full scale fills the plot
             xs = r.left() + np.arange(lo.shape[0], dtype=np.float64)
-            top, bottom = mid - hi / peak * half, mid - lo / peak * half
+            top, bottom = mid - np.clip(hi, -1, 1) * half, mid - np.clip(lo, -1, 1) * half
             p.setPen(QPen(QColor(theme.WAVE), 1))
             p.drawLines([QLineF(x, a, x, b) for x, a, b in zip(xs.tolist(), top.tolist(), bottom.tolist())])
         self._paint_line(p, r, self._predicted, QPen(QColor(theme.TEXT_DIM), 1, Qt.PenStyle.DashLine))
@@ -274,8 +263,8 @@ class CurveEditor(QWidget):
         if self._audio.size:
             items.append(("take", theme.WAVE))
         fm = p.fontMetrics()
-        x = r.right() - 8 - sum(fm.horizontalAdvance(t) + 26 for t, _ in items)
-        y = r.top() + 6
+        x = max(r.left(), r.right() - 8 - sum(fm.horizontalAdvance(t) + 26 for t, _ in items))
+        y = max(0.0, r.top() - fm.height() - 2)  # above the plot: never over the curve
         for text, colour in items:
             p.fillRect(QRectF(x, y + fm.height() / 2 - 2, 12, 4), QColor(colour))
             p.setPen(QColor(theme.TEXT_DIM))

@@ -9,8 +9,9 @@ a pipe from a pool thread that only waits and relays (see :func:`melfoley.ui.wor
 ``EngineHost.call(kind, payload, on_message, is_cancelled)`` sends one request and relays
 the child's messages until its result; a cancel sets a shared event that the child checks
 between takes. A dead child is reported as an error and restarted on the next call.
-Requests: ``warm``, ``thumbnails``, ``preview``, ``generate``; the child reopens the edit
-itself (from its path) and applies the settings the panel sends with each request.
+Requests: ``warm``, ``thumbnails``, ``preview``, ``frame``, ``generate``; the child reopens the
+edit itself (from its path) and applies the settings the panel sends with each request
+(and the engine options, e.g. the weights folder the artist chose).
 """
 
 from __future__ import annotations
@@ -193,15 +194,20 @@ def handle(kind: str, payload: dict, sessions: dict, emit, check):
         from melfoley.plugin.jobs import event_for
 
         event_for("footsteps")
-        get_engine(payload["engine"])
+        get_engine(payload["engine"], **(payload.get("options") or {}))
         return True
     session = _session(payload["doc"], sessions)
     _apply(session, payload.get("settings", {}))
+    session.default_prompt = payload.get("default_prompt", session.default_prompt)
     if kind == "thumbnails":
         return render.thumbnails(session, payload["clip_ids"], emit, check)
     if kind == "preview":
-        return render.build_preview(session, payload["clip_id"], payload["engine"], emit)
+        return render.build_preview(session, payload["clip_id"], payload["engine"], emit,
+                                    options=payload.get("options") or {})
+    if kind == "frame":
+        return render.frame_at(session, payload["clip_id"], payload["seconds"], payload["size"])
     if kind == "generate":
         return render.generate_clips(session, payload["engine"], payload["tasks"], emit, check,
-                                     default_engine=payload.get("default_engine", "embedded"))
+                                     default_engine=payload.get("default_engine", "embedded"),
+                                     options=payload.get("options") or {})
     raise MelfoleyError(f"unknown engine-process request {kind!r}")

@@ -5,7 +5,10 @@ Everything is written by the plugin layer, exactly as ``melfoley batch`` writes 
 UCS CatID), :func:`melfoley.plugin.stems.write_stem` writes the BWF stem and its sidecar,
 and :mod:`melfoley.plugin.otio_out` builds and writes the output timeline. The output
 timeline also carries every clip's panel settings (curve edits included), so reopening it
-in the panel brings the work back.
+in the panel brings the work back. Re-exporting an edit melfoley already foleyed replaces
+melfoley's own Foley tracks (it never stacks new ones over them) and keeps the edit's name
+(``demo.foley.otio``, never ``demo.foley.foley.otio``). A clip whose takes nobody kept
+exports its take 1, and the summary says so.
 """
 
 from __future__ import annotations
@@ -16,6 +19,31 @@ from pathlib import Path
 from melfoley.core.errors import MelfoleyError
 
 from . import settings_io
+from .session import OWN_SUFFIXES, edit_name
+
+
+def drop_own_tracks(tl) -> int:
+    """Remove the Foley tracks melfoley wrote earlier (its metadata on the track) from ``tl``."""
+    ours = [t for t in tl.tracks if t.kind == "Audio" and "melfoley" in t.metadata]
+    for t in ours:
+        tl.tracks.remove(t)
+    return len(ours)
+
+
+def _is_own_output(session) -> bool:
+    return session.path.name.endswith(OWN_SUFFIXES) and session.origin != session.path
+
+
+def take_would_clip(take, settings) -> bool:
+    """True when the take, with the clip's gain, fades and nudge, has a true peak over the stem ceiling."""
+    from melfoley.core.levels import CEILING_DBTP, place_take, true_peak_db
+
+    placed = place_take(take.audio, take.sample_rate, **placement_of(settings))
+    return true_peak_db(placed) > CEILING_DBTP
+
+
+def placement_of(settings) -> dict:
+    return {k: float(getattr(settings, k)) for k in settings_io.PLACEMENT_KEYS}
 
 
 @dataclass
@@ -24,12 +52,18 @@ class ExportSummary:
     timeline: Path | None = None
     stems: list[Path] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (clip id, why)
+    unkept: list[str] = field(default_factory=list)  # clips exported with take 1 because none was kept
+    clipping: list[str] = field(default_factory=list)  # clips whose gain pushes them over the ceiling
 
     def text(self) -> str:
         where = self.stems[0].parent if self.stems else self.out_dir
         lines = [f"Wrote {len(self.stems)} stem{'s' if len(self.stems) != 1 else ''} to {where}"]
         if self.timeline:
             lines.append(f"Timeline with the Foley tracks and your settings: {self.timeline}")
+        if self.unkept:
+            lines.append(f"no take kept, take 1 written: {', '.join(self.unkept)}")
+        if self.clipping:
+            lines.append(f"gain pushed over the -1 dBTP ceiling (lowered at export): {', '.join(self.clipping)}")
         for cid, why in self.skipped:
             lines.append(f"not exported {cid}: {why}")
         return "\n".join(lines)
@@ -60,11 +94,15 @@ def export_session(session, out_dir: Path | None = None, *, fmt: str = "otio", s
         if not st.takes:
             summary.skipped.append((cid, "not generated"))
             continue
+        if st.settings.kept is None:
+            summary.unkept.append(cid)
         kept = st.settings.kept if st.settings.kept is not None else 0
         take = st.takes[min(kept, len(st.takes) - 1)]
+        if take_would_clip(take, st.settings):
+            summary.clipping.append(cid)
         clip = replace(st.clip, metadata={**(st.clip.metadata or {}), **settings_io.to_metadata(st.settings)})
         try:
-            job = build_job(clip, BatchDefaults(prompt=st.settings.prompt or "foley", takes=st.settings.takes,
+            job = build_job(clip, BatchDefaults(prompt=session.prompt_of(cid) or "foley", takes=st.settings.takes,
                                                 seed=st.settings.seed, engine=take.metadata.get("engine", "")
                                                 or st.settings.engine or "embedded"))
             stem = write_stem(stems_dir, job, take=kept + 1, audio=take.audio, sample_rate=take.sample_rate,
@@ -82,14 +120,22 @@ def export_session(session, out_dir: Path | None = None, *, fmt: str = "otio", s
                 "kept_take": kept + 1}
         placements.append(Placement(stem, st.clip, meta))
     settings = {cid: st.settings for cid, st in session.states.items()}
-    src = replace(session.source, timeline=settings_io.timeline_with_settings(
-        session.source, settings, media_root=session.media_root))
+    base = settings_io.timeline_with_settings(session.source, settings, media_root=session.media_root,
+                                              default_prompt=session.default_prompt)
+    carried = dict(base.metadata.get("melfoley", {}) or {})
+    drop_own_tracks(base)
+    src = replace(session.source, timeline=base)
     tl = build_output_timeline(src, placements, complete=not any(w == "not generated" for _, w in summary.skipped))
     top = dict(tl.metadata.get("melfoley", {}) or {})
-    if session.media_root:
-        top["media_root"] = str(Path(session.media_root).resolve())
+    top["source_timeline"] = str(session.origin)
+    for key in ("media_root", "default_prompt"):
+        if carried.get(key):
+            top[key] = carried[key]
     tl.metadata["melfoley"] = top
-    summary.timeline = write_timeline(tl, output_path(out_dir, session.path, fmt), fmt, input_path=session.path)
+    target = output_path(out_dir, Path(f"{edit_name(session.path)}.otio"), fmt)
+    # melfoley's own output may be replaced by its re-export; the user's edit never is
+    guard = session.origin if _is_own_output(session) else session.path
+    summary.timeline = write_timeline(tl, target, fmt, input_path=guard)
     if progress:
         progress(len(ids), len(ids), "done")
     return summary

@@ -15,14 +15,19 @@ from melfoley.core.errors import MelfoleyError
 
 from . import settings_io
 from .engine_host import shared_host
+from .messages import panel_words
 from .session import now
+from .timeline_view import playback_take
 from .workers import Job, host_job
 
 
 class PanelActions:
     # ------------------------------------------------------------------ generation
     def generate(self, clip_ids: list[str] | None) -> Job | None:
-        """Render the given clips (``None`` = every clip that can be done) in a worker thread."""
+        """Render the given clips in a worker thread; ``None`` = every clip that can be done and
+        whose takes are not current (``Generate all`` never re-renders a done clip). Clips
+        without a sound event of their own use the edit's default; with neither they are left
+        as they are and the status line says how many."""
         if not self.session:
             return None
         if self.runner.is_busy("generation"):
@@ -30,26 +35,34 @@ class PanelActions:
             return None
         ids = self.session.doable(clip_ids)
         ids = [c for c in ids if not self.clips.clip_model.get(c).problem]
+        current = [c for c in ids if self.session.is_current(c)] if clip_ids is None else []
+        ids = [c for c in ids if c not in current]
         by_engine: dict[str, list[tuple[str, int]]] = {}
         session, default = self.session, self.default_engine
+        no_event = []
         for cid in ids:
             st = session.state(cid)
-            if not st.settings.prompt.strip():  # the full check (jobs.build_job) runs on the worker
-                msg = f"clip {cid} '{st.clip.name}': no sound event; type a prompt for it"
-                session.set_failed(cid, msg)
-                self.clips.clip_model.set_status(cid, "failed", msg)
+            if not session.prompt_of(cid):  # the full check (jobs.build_job) runs in the engine process
+                no_event.append(cid)
                 continue
             by_engine.setdefault(self._engine_of(cid), []).append((cid, st.settings.takes))
+        skipped = (f"{len(current)} current clips left as they are" if current else "") + (
+            ("; " if current else "") + f"{len(no_event)} without a sound event (type one, or set the edit's "
+            "default sound event)" if no_event else "")
         if not by_engine:
-            self.say("Nothing to generate: select clips that have media and a sound event", error=True)
+            self.say("Nothing to generate: " + (skipped or "select clips that have media and a sound event"),
+                     error=bool(no_event) or not current)
             return None
         engine, tasks = next(iter(by_engine.items()))
         if len(by_engine) > 1:
             self.say(f"Clips use {len(by_engine)} engines; generating the {engine} ones now, the rest next")
+        elif skipped:
+            self.say(f"Generating {len(tasks)} clips; {skipped}")
         ids_now = [cid for cid, _ in tasks]
         job = host_job(shared_host("generate"), "generate",
                        {"doc": self._doc(), "engine": engine, "tasks": tasks, "settings": self._settings(ids_now),
-                        "default_engine": default}, "generation")
+                        "default_engine": default, "default_prompt": session.default_prompt,
+                        "options": self._options(engine)}, "generation")
         self._gen_job = job
         job.signals.item_started.connect(lambda cid: self._set_status(cid, "generating"))
         job.signals.item_done.connect(self._on_takes_ready)
@@ -70,19 +83,26 @@ class PanelActions:
             st = self.session.state(cid)
             st.status = status
             self.clips.clip_model.set_status(cid, status, detail)
+            self.timeline.set_status(cid, status)
 
     def _on_takes_ready(self, cid: str, takes: list) -> None:
         self.session.set_takes(cid, takes, getattr(self, "_gen_settings", {}).get(cid))
-        self.clips.clip_model.set_status(cid, "done", "")
+        st = self.session.state(cid)
+        if st.generated_with is not None and st.settings != st.generated_with:
+            self.session.set_settings(cid, st.settings)  # edited while it rendered: stale at once
+        self._set_status(cid, st.status, "")
+        self.timeline.set_take(cid, playback_take(self.session, cid), st.settings)
         self._autosave.start()
         if cid == self.current:
-            self.takes.set_takes(takes, self.session.state(cid).settings.kept)
+            self.takes.set_takes(takes, st.settings.kept, dict(st.settings.notes))
             self._on_take(self.takes.current())
 
     def _on_clip_failed(self, cid: str, message: str) -> None:
+        message = panel_words(message)
         self.session.set_failed(cid, message)
         st = self.session.state(cid)
         self.clips.clip_model.set_status(cid, st.status, message)
+        self.timeline.set_status(cid, st.status)
 
     def _on_progress(self, done: int, total: int, text: str) -> None:
         self.progress.setRange(0, max(1, total))
@@ -97,10 +117,10 @@ class PanelActions:
                     self._set_status(cid, "stale" if st.takes else "not generated")
             self.say(f"{now()} generation cancelled; finished clips keep their takes")
         elif "error" in summary:
-            self.say(summary["error"], error=True)
+            self.say(panel_words(summary["error"]), error=True)
             for cid, st in self.session.states.items():
                 if st.status == "generating":
-                    self._set_status(cid, "failed", summary["error"])
+                    self._set_status(cid, "failed", panel_words(summary["error"]))
         else:
             failed = summary.get("failed", [])
             self.say(f"{now()} generated {len(summary.get('done', []))} clips with {engine}"
@@ -132,8 +152,9 @@ class PanelActions:
         session = self.session
         snapshot = {cid: st.settings for cid, st in session.states.items()}
         path = session.autosave_path()
-        job = Job(lambda ctx: settings_io.write_timeline(session.source, snapshot, path, media_root=session.media_root),
-                  name="autosave")
+        default = session.default_prompt
+        job = Job(lambda ctx: settings_io.write_timeline(session.source, snapshot, path, media_root=session.media_root,
+                                                         default_prompt=default), name="autosave")
         job.signals.result.connect(lambda p: self.status.setText(f"{now()} settings autosaved to {p}"))
         job.signals.failed.connect(lambda msg: self.say(f"autosave failed: {msg}", error=True))
         return self.runner.start(job)
@@ -168,7 +189,7 @@ class PanelActions:
         job = Job(lambda ctx: export_session(session, out_dir, progress=ctx.progress), name="export")
         job.signals.progress.connect(self._on_progress)
         job.signals.result.connect(self._exported)
-        job.signals.failed.connect(lambda msg: self.say(f"export failed: {msg}", error=True))
+        job.signals.failed.connect(lambda msg: self.say(f"export failed: {panel_words(msg)}", error=True))
         self.runner.start(job)
         self._sync_buttons()
         return job

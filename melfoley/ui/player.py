@@ -5,6 +5,13 @@ container, a laptop with its audio server down) it says so once, in words, throu
 ``device_message``, and plays *silently*: the playhead and the frame thumbnail still run
 on a wall clock, so timing can be judged by eye and nothing else in the panel stops.
 ``Transport`` is the strip of controls (play/stop, loop, time, frame, device line).
+
+Positions are seconds on the player's own time line: a loaded buffer may start at an
+``offset`` (the edit mix of a range starts where the range does), so the panel seeks and
+reads edit seconds directly. ``shuttle(rate)`` is J/K/L: 1 plays with sound; other rates
+(2x, 4x, reverse) run the playhead and the picture silently, as a shuttle does.
+``set_range(a, b)`` limits playback to [a, b) (the I/O loop range with its pre- and
+post-roll); ``step(frames, fps)`` moves by whole frames.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from . import theme
 
@@ -59,24 +66,76 @@ class Player(QObject):
         self._silent_pos0 = 0
         self.device_ok: bool | None = None
         self.device_text = ""
+        self._offset = 0.0
+        self._rate_x = 1.0            # shuttle speed; the clock runs silently unless it is 1
+        self._range: tuple[int, int] | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(tick_ms)
         self._timer.timeout.connect(self._tick)
 
     # ------------------------------------------------------------------ state
-    def load(self, audio, sample_rate: int) -> None:
+    def load(self, audio, sample_rate: int, *, offset: float = 0.0, keep_position: bool = False) -> None:
+        """Load a buffer starting at ``offset`` seconds; ``keep_position`` stays at the same time
+        and keeps playing if it was (the A/B switch between takes)."""
+        was, at = self._playing, self.position()
         self.stop()
         # clipped to full scale: a hot take must not wrap or distort the monitor path
         self._audio = np.ascontiguousarray(np.clip(np.asarray(audio, dtype=np.float32).reshape(-1), -1.0, 1.0))
         self._rate = int(sample_rate)
+        self._offset = float(offset)
+        self._range = None
         self._pos = 0
-        self.position_changed.emit(0.0)
+        if keep_position:
+            self.seek(at)
+            if was:
+                self.play()
+        else:
+            self.position_changed.emit(self.position())
 
     def duration(self) -> float:
         return self._audio.shape[0] / float(self._rate) if self._rate else 0.0
 
+    def start(self) -> float:
+        return self._offset
+
     def position(self) -> float:
-        return self._pos / float(self._rate)
+        return self._offset + self._pos / float(self._rate)
+
+    def level(self, window_s: float = 0.05) -> float:
+        """Peak of the audio just played (for the meter)."""
+        n = int(window_s * self._rate)
+        a = max(0, self._pos - n)
+        seg = self._audio[a:self._pos]
+        return float(np.abs(seg).max()) if seg.size else 0.0
+
+    def set_range(self, a: float | None, b: float | None = None) -> None:
+        """Play only [a, b) seconds (None: the whole buffer)."""
+        if a is None:
+            self._range = None
+            return
+        n = self._audio.shape[0]
+        lo = int(np.clip((a - self._offset) * self._rate, 0, max(0, n - 1)))
+        hi = int(np.clip((b - self._offset) * self._rate, lo + 1, n)) if b is not None else n
+        self._range = (lo, hi)
+
+    def _bounds(self) -> tuple[int, int]:
+        return self._range or (0, self._audio.shape[0])
+
+    def shuttle(self, rate: float) -> None:
+        """J/K/L: ``rate`` 0 stops; 1 plays; others run the playhead silently at that speed."""
+        if rate == 0:
+            self.stop()
+            return
+        self.stop()
+        self._rate_x = float(rate)
+        self.play()
+
+    def shuttle_rate(self) -> float:
+        return self._rate_x if self._playing else 0.0
+
+    def step(self, frames: int, fps: float) -> None:
+        self.stop()
+        self.seek(self.position() + frames / float(fps))
 
     def is_playing(self) -> bool:
         return self._playing
@@ -86,7 +145,7 @@ class Player(QObject):
 
     def seek(self, seconds: float) -> None:
         with self._lock:
-            self._pos = int(np.clip(seconds * self._rate, 0, max(0, self._audio.shape[0] - 1)))
+            self._pos = int(np.clip((seconds - self._offset) * self._rate, 0, max(0, self._audio.shape[0] - 1)))
             self._silent_t0, self._silent_pos0 = time.monotonic(), self._pos
         self.position_changed.emit(self.position())
 
@@ -97,10 +156,13 @@ class Player(QObject):
     def play(self) -> None:
         if self._playing or not self._audio.size:
             return
-        if self._pos >= self._audio.shape[0] - 1:
-            self._pos = 0
+        lo, hi = self._bounds()
+        if self._rate_x > 0 and not lo <= self._pos < hi - 1:
+            self._pos = lo
+        if self._rate_x < 0 and self._pos <= lo:
+            self._pos = hi - 1
         self._playing = True
-        if not self._open_stream():
+        if self._rate_x != 1.0 or not self._open_stream():
             self._silent_t0, self._silent_pos0 = time.monotonic(), self._pos
         self._timer.start()
         self.state_changed.emit(True)
@@ -112,6 +174,7 @@ class Player(QObject):
         self._timer.stop()
         self._close_stream()
         self._silent_t0 = None
+        self._rate_x = 1.0
         self.state_changed.emit(False)
         self.position_changed.emit(self.position())
 
@@ -164,96 +227,134 @@ class Player(QObject):
         import pyaudio
 
         with self._lock:
-            n = self._audio.shape[0]
+            lo, n = self._bounds()
             out = np.zeros(frame_count, np.float32)
             got, pos = 0, self._pos
-            while got < frame_count and n:
+            while got < frame_count and n > lo:
                 take = min(frame_count - got, n - pos)
                 out[got:got + take] = self._audio[pos:pos + take]
                 got, pos = got + take, pos + take
                 if pos >= n:
                     if not self._loop:
                         break
-                    pos = 0
+                    pos = lo
             self._pos = min(pos, n)
             done = self._pos >= n and not self._loop
         return out.tobytes(), (pyaudio.paComplete if done else pyaudio.paContinue)
 
     # ------------------------------------------------------------------ clock
     def _tick(self) -> None:
-        n = self._audio.shape[0]
+        lo, n = self._bounds()
         if self._silent_t0 is not None:
             with self._lock:
-                pos = self._silent_pos0 + int((time.monotonic() - self._silent_t0) * self._rate)
-                if pos >= n and self._loop and n:
-                    self._silent_t0, self._silent_pos0, pos = time.monotonic(), 0, 0
-                self._pos = min(pos, n)
+                pos = self._silent_pos0 + int((time.monotonic() - self._silent_t0) * self._rate * self._rate_x)
+                if self._loop and n > lo and (pos >= n or pos < lo):
+                    start = lo if self._rate_x > 0 else n - 1
+                    self._silent_t0, self._silent_pos0, pos = time.monotonic(), start, start
+                self._pos = int(np.clip(pos, lo, n))
         self.position_changed.emit(self.position())
-        if self._pos >= n and not self._loop:
-            self._pos = n
+        if not self._loop and ((self._rate_x > 0 and self._pos >= n) or (self._rate_x < 0 and self._pos <= lo)):
             self.stop()
 
 
 class Transport(QWidget):
-    """Play/stop, loop, the time, a frame thumbnail at the playhead and the device line."""
+    """The transport strip and the viewer: Home, frame back, J K L, frame forward, End, I/O loop
+    range with pre- and post-roll, Loop, play across the edit, the SMPTE time, the device line.
+
+    The buttons only ask (``requested(str)``: "home", "back", "j", "k", "l", "fwd", "end",
+    "in", "out"); the panel decides what a frame and the edit's ends are. With ``follow``
+    on (one clip auditioned) the viewer follows the player's position through the clip's
+    preview frames; in edit playback the panel drives the viewer itself."""
+
+    requested = Signal(str)
 
     def __init__(self, player: Player, parent=None):
         super().__init__(parent)
+        from .flow import FlowLayout
+        from .viewer import Viewer
+
         self.player = player
+        self.follow = True
         self._frames: np.ndarray | None = None
         self._times: np.ndarray | None = None
-        self.play_button = QPushButton("\u25b6  Play")
-        self.play_button.setToolTip("Play / stop the selected take (space bar)")
-        self.play_button.clicked.connect(player.toggle)
+        self.viewer = Viewer()
+        self.buttons: dict[str, QPushButton] = {}
+        bar = FlowLayout(spacing=3)
+        for key, text, tip in (("home", "\u23ee", "Start of the edit / clip (Home)"),
+                               ("back", "\u25c0|", "One frame back (Left)"),
+                               ("j", "J \u25c0\u25c0", "Shuttle backwards; again for faster (J)"),
+                               ("k", "K \u25a0", "Stop (K)"),
+                               ("l", "L \u25b6", "Play; again for 2x, 4x (L)"),
+                               ("fwd", "|\u25b6", "One frame forward (Right)"),
+                               ("end", "\u23ed", "End of the edit / clip (End)"),
+                               ("in", "In", "Loop in at the playhead (I)"),
+                               ("out", "Out", "Loop out at the playhead (O)")):
+            b = QPushButton(text)
+            b.setToolTip(tip)
+            b.clicked.connect(lambda _=False, k=key: self.requested.emit(k))
+            self.buttons[key] = b
+            bar.addWidget(b)
+        self.play_button = self.buttons["l"]
         self.loop_box = QCheckBox("Loop")
         self.loop_box.toggled.connect(player.set_loop)
+        self.edit_box = QCheckBox("Play edit")
+        self.edit_box.setToolTip("Play across the clips of the edit (picture and Foley lanes together), "
+                                 "not just the selected take")
+        self.preroll = QDoubleSpinBox()
+        self.postroll = QDoubleSpinBox()
+        for w, name in ((self.preroll, "Pre"), (self.postroll, "Post")):
+            w.setRange(0.0, 10.0)
+            w.setSingleStep(0.5)
+            w.setPrefix(f"{name} ")
+            w.setSuffix(" s")
+            w.setToolTip(f"{name}-roll around the I/O loop range")
+        for w in (self.loop_box, self.edit_box, self.preroll, self.postroll):
+            bar.addWidget(w)
         self.time_label = QLabel("0.000 s")
         self.time_label.setObjectName("timecode")
-        self.time_label.setMinimumWidth(110)
-        self.frame_label = QLabel()
-        self.frame_label.setFixedSize(QSize(160, 90))
-        self.frame_label.setStyleSheet(f"background: {theme.BASE}; border: 1px solid {theme.BORDER};")
-        self.frame_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.range_label = QLabel("")
+        self.range_label.setObjectName("hint")
         self.device_label = QLabel("")
         self.device_label.setObjectName("warning")
         self.device_label.setWordWrap(True)
-        controls = QVBoxLayout()
-        row = QHBoxLayout()
-        row.addWidget(self.play_button)
-        row.addWidget(self.loop_box)
-        row.addWidget(self.time_label)
-        row.addStretch(1)
-        controls.addLayout(row)
-        controls.addWidget(self.device_label)
-        controls.addStretch(1)
-        lay = QHBoxLayout(self)
+        lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.frame_label)
-        lay.addLayout(controls, 1)
-        player.position_changed.connect(self.show_position)
-        player.state_changed.connect(
-            lambda playing: self.play_button.setText("\u25a0  Stop" if playing else "\u25b6  Play"))
+        lay.addWidget(self.viewer, 1)
+        lay.addLayout(bar)
+        info = QHBoxLayout()
+        info.addWidget(self.time_label)
+        info.addWidget(self.range_label, 1)
+        lay.addLayout(info)
+        lay.addWidget(self.device_label)
+        player.position_changed.connect(lambda t: self.follow and self.show_position(t))
+        player.state_changed.connect(self._state)
         player.device_message.connect(self.device_label.setText)
 
+    def _state(self, playing: bool) -> None:
+        r = self.player.shuttle_rate()
+        self.buttons["l"].setText(f"L \u25b6 {r:g}x" if playing and r > 0 else "L \u25b6")
+        self.buttons["j"].setText(f"J \u25c0\u25c0 {-r:g}x" if playing and r < 0 else "J \u25c0\u25c0")
+
     def set_frames(self, frames, times) -> None:
-        """Thumbnails [N, H, W, 3] uint8 and their times in clip seconds (or None to clear)."""
+        """Preview frames [N, H, W, 3] uint8 and their times in clip seconds (or None to clear)."""
         self._frames = None if frames is None else np.ascontiguousarray(frames)
         self._times = None if times is None else np.asarray(times, dtype=np.float64)
-        self.show_position(self.player.position())
+        self.show_position(self.player.position() if self.follow else self.viewer.seconds)
 
     def frame_index(self, seconds: float) -> int | None:
         if self._frames is None or self._times is None or not len(self._times):
             return None
         return int(np.clip(np.searchsorted(self._times, seconds, side="right") - 1, 0, len(self._times) - 1))
 
-    def show_position(self, seconds: float) -> None:
-        self.time_label.setText(f"{seconds:7.3f} s")
-        i = self.frame_index(seconds)
-        if i is None:
-            self.frame_label.clear()
-            self.frame_label.setText("no picture")
+    def show_position(self, seconds: float, *, sharp_frame=None) -> None:
+        """Show the clip ``seconds`` in: the preview frame, or ``sharp_frame`` (decoded at the size shown)."""
+        self.viewer.message = "no picture"
+        self.time_label.setText(f"{self.viewer.timecode_at(seconds)}")
+        if sharp_frame is not None:
+            self.viewer.show_frame(sharp_frame, seconds, sharp=True)
             return
-        self.frame_label.setPixmap(frame_pixmap(self._frames[i], self.frame_label.size()))
+        i = self.frame_index(seconds)
+        self.viewer.show_frame(None if i is None else self._frames[i], seconds)
 
 
 def frame_pixmap(frame: np.ndarray, size: QSize) -> QPixmap:

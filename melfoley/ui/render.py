@@ -48,18 +48,19 @@ def _motion(frames: np.ndarray, fps: float, n: int, mel: str) -> np.ndarray:
         return resample(np.concatenate([[0.0], diff]).astype(np.float32), n)
 
 
-def build_preview(session, clip_id: str, engine_name: str, emit: Emit | None = None) -> ClipPreview:
+def build_preview(session, clip_id: str, engine_name: str, emit: Emit | None = None, *,
+                  options: dict | None = None) -> ClipPreview:
     """Decode the clip as it plays in the edit, ask the engine for its control, measure motion."""
     from melfoley.core.engine import FoleyRequest, get_engine
 
     emit and emit("progress", 0, 3, f"{clip_id}: reading picture")
-    engine = get_engine(engine_name)
+    engine = get_engine(engine_name, **(options or {}))
     frames, rate = session.picture(clip_id, size=engine.picture_size, fps=engine.picture_fps)
     st = session.state(clip_id)
     video, start, _, _ = session.media_window(clip_id)
     duration = float(st.clip.duration)
     emit and emit("progress", 1, 3, f"{clip_id}: predicting")
-    req = FoleyRequest(video=video, start=start, duration=duration, prompt=st.settings.prompt or "foley",
+    req = FoleyRequest(video=video, start=start, duration=duration, prompt=session.prompt_of(clip_id) or "foley",
                        frames=frames, frame_rate=rate, clip_id=clip_id)
     control = engine.predict(req)
     motion = _motion(frames, rate, control.frames, engine.mel)
@@ -87,17 +88,43 @@ def thumbnails(session, clip_ids: list[str], emit: Emit, check: Callable[[], Non
     return len(clip_ids)
 
 
+def measure(audio, sample_rate: int) -> dict:
+    """True peak (dBTP, 4x oversampled) and integrated loudness (LUFS, None under 0.4 s) of a take."""
+    from melfoley.core.levels import integrated_loudness, true_peak_db
+
+    lufs = integrated_loudness(audio, int(sample_rate))
+    return {"true_peak_dbtp": round(true_peak_db(audio), 2), "loudness_lufs": None if lufs is None else round(lufs, 2)}
+
+
+def frame_at(session, clip_id: str, seconds: float, size: int) -> np.ndarray:
+    """The frame the edit shows ``seconds`` into the clip, decoded with its short side ``size``
+    (the viewer asks for the size it shows, so nothing is blown up from a thumbnail)."""
+    from melfoley.core.video import read_frames
+
+    video, start, media_dur, info = session.media_window(clip_id)
+    clip = session.state(clip_id).clip
+    s = abs(clip.time_scalar)
+    t = min(max(0.0, float(seconds)), max(0.0, float(clip.duration) - 1e-3))
+    at = start if s == 0 else start + (float(clip.duration) - t if clip.time_scalar < 0 else t) * s
+    at = min(at, start + max(0.0, media_dur - 1.0 / float(info.fps or 25)))
+    got = read_frames(video, at, 1.5 / float(info.fps or 25), size=int(size), clip_id=clip_id)
+    if not len(got.frames):
+        raise MelfoleyError(f"clip {clip_id}: no frame at {seconds:.3f} s in {video}")
+    return np.ascontiguousarray(got.frames[0])
+
+
 def join_segments(per_segment: list[list]) -> list:
-    """Takes of consecutive prompt segments -> whole-clip takes (audio and controls concatenated)."""
+    """Takes of consecutive prompt segments -> whole-clip takes (audio joined as ``melfoley batch`` joins it)."""
     from melfoley.core.control import QCDControl
     from melfoley.core.engine import Take
+    from melfoley.plugin.picture import join_audio
 
     if len(per_segment) == 1:
         return per_segment[0]
     out = []
     for k in range(len(per_segment[0])):
         parts = [seg[k] for seg in per_segment]
-        audio = np.concatenate([p.audio for p in parts]).astype(np.float32)
+        audio = join_audio([p.audio for p in parts])  # the batch's join: short fades, no clicks
         meta = {**parts[0].metadata, "segments": [p.metadata.get("prompt", "") for p in parts]}
         out.append(Take(audio, parts[0].sample_rate, QCDControl.concat([p.control for p in parts]),
                         parts[0].seed, meta))
@@ -105,13 +132,13 @@ def join_segments(per_segment: list[list]) -> list:
 
 
 def generate_clips(session, engine_name: str, tasks: list[tuple[str, int]], emit: Emit,
-                   check: Callable[[], None], *, default_engine: str = "embedded") -> dict:
+                   check: Callable[[], None], *, default_engine: str = "embedded", options: dict | None = None) -> dict:
     """Render ``tasks`` ((clip id, takes), in order) with the named engine; one clip failing does
     not stop the others; ``check`` is called between takes so a cancel stops at the next one."""
     from melfoley.core.engine import get_engine
 
     emit("progress", 0, 1, f"loading engine {engine_name}")
-    engine = get_engine(engine_name)
+    engine = get_engine(engine_name, **(options or {}))
     total = sum(max(1, n) for _, n in tasks)
     done = 0
     summary = {"done": [], "failed": []}
@@ -129,6 +156,8 @@ def generate_clips(session, engine_name: str, tasks: list[tuple[str, int]], emit
                 check()
 
             takes = join_segments(engine.generate(requests, step))
+            for take in takes:  # measured here, so the panel never measures on its UI thread
+                take.metadata["levels"] = measure(take.audio, take.sample_rate)
         except Cancelled:
             emit("item_failed", cid, "cancelled")
             raise

@@ -7,6 +7,12 @@ timeline: ``save()`` writes a copy of the edit holding them (never the input fil
 ``Session.open`` on that copy brings every edit back. The panel autosaves the same copy to
 ``autosave_path()`` beside the output, and ``Session.open`` restores a newer autosave, so
 closing without saving never loses a curve.
+
+An edit that melfoley already foleyed (its ``.foley.otio``) opens with its Foley tracks as
+the clips' takes: each stem is found through its track clip and its JSON sidecar
+(:func:`stem_takes`), read back at its own level (the placement gain and nudge, and the
+level stage's gain, undone from the sidecar), and plays without re-rendering; the clip is
+*done* while its settings still match the sidecar's, *stale* otherwise.
 """
 
 from __future__ import annotations
@@ -57,6 +63,11 @@ class Session:
         self._probes: dict[str, object] = {}
         self.last_saved: Path | None = None
         self.restored_from: Path | None = None
+        top = dict(source.timeline.metadata.get("melfoley", {}) or {})
+        self.default_prompt = str(top.get("default_prompt", "") or "")
+        #: the edit the user started from (a reopened ``.foley.otio`` names it), never written
+        self.origin = Path(str(top["source_timeline"])) if top.get("source_timeline") else self.path
+        self.reopened = 0  # clips whose takes came from stems already in the edit
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -73,7 +84,28 @@ class Session:
         auto = session.autosave_path()
         if restore_autosave and auto.exists() and auto.stat().st_mtime >= path.stat().st_mtime and auto != path:
             session._restore(auto)
+        session._load_stems()
         return session
+
+    def _load_stems(self) -> None:
+        found = stem_takes(self.source.timeline)
+        for cid, takes in found.items():
+            st = self.states.get(cid)
+            if st is None or not takes:
+                continue
+            made = takes[0].metadata.get("stem_settings", {})
+            st.takes = takes
+            seeds = [int(t.seed) for t in takes]
+            kept = seeds.index(st.settings.kept_seed) if st.settings.kept_seed in seeds else None
+            st.settings = replace(st.settings, kept=kept)
+            energy = made.get("energy")
+            st.generated_with = replace(st.settings, prompt=str(made.get("prompt", st.settings.prompt)),
+                                        seed=int(made.get("seed", st.settings.seed)),
+                                        takes=int(made.get("takes", st.settings.takes)),
+                                        energy=None if energy is None else np.asarray(energy, np.float32))
+            fresh = _same_render(st.settings, st.generated_with) and not takes[0].metadata.get("stem_stale")
+            st.status = "done" if fresh else "stale"
+            self.reopened += 1
 
     def _restore(self, auto: Path) -> None:
         from melfoley.plugin.timeline import find_picture_clips, read_timeline
@@ -139,10 +171,12 @@ class Session:
         from melfoley.plugin.jobs import BatchDefaults, build_job
 
         st = self.state(clip_id)
-        if not st.settings.prompt.strip():
-            raise MelfoleyError(f"clip {clip_id} '{st.clip.name}': no sound event; type a prompt for it")
+        prompt = self.prompt_of(clip_id)
+        if not prompt:
+            raise MelfoleyError(f"clip {clip_id} '{st.clip.name}': no sound event; type one for it, "
+                                "or set the edit's default sound event")
         clip = replace(st.clip, metadata={**(st.clip.metadata or {}), **settings_io.to_metadata(st.settings)})
-        return build_job(clip, BatchDefaults(prompt=st.settings.prompt, takes=st.settings.takes,
+        return build_job(clip, BatchDefaults(prompt=prompt, takes=st.settings.takes,
                                              seed=st.settings.seed, engine=default_engine))
 
     def requests(self, clip_id: str, engine, default_engine: str = "embedded") -> list[FoleyRequest]:
@@ -155,7 +189,22 @@ class Session:
                                     fps=engine.picture_fps)
         return clip_requests(job, self.state(clip_id).clip, start, frames, rate, label=clip_id)
 
+    def prompt_of(self, clip_id: str) -> str:
+        """The clip's own sound event, else the edit's default one ("" when neither is set)."""
+        return self.state(clip_id).settings.prompt.strip() or self.default_prompt.strip()
+
+    def is_current(self, clip_id: str) -> bool:
+        """Its takes were made with its present settings (``Generate all`` leaves it alone)."""
+        st = self.state(clip_id)
+        return bool(st.takes) and st.status == "done"
+
     # ------------------------------------------------------------------ edits
+    def set_default_prompt(self, text: str) -> None:
+        text = text.strip()
+        if text != self.default_prompt:
+            self.default_prompt = text
+            self.dirty = True
+
     def update(self, clip_id: str, **changes) -> ClipSettings:
         """Change settings of one clip; marks the session unsaved and its takes stale."""
         st = self.state(clip_id)
@@ -168,13 +217,25 @@ class Session:
             st.status = "stale"
         return new
 
+    def set_settings(self, clip_id: str, settings: ClipSettings) -> None:
+        """Put ``settings`` on the clip (undo and redo come through here): its takes are current
+        again when the settings match those they were made with, stale otherwise."""
+        st = self.state(clip_id)
+        if settings == st.settings:
+            return
+        st.settings = settings
+        self.dirty = True
+        if st.takes and st.generated_with is not None and st.status in ("done", "stale"):
+            st.status = "done" if _same_render(settings, st.generated_with) else "stale"
+
     def set_takes(self, clip_id: str, takes: list, settings: ClipSettings | None = None) -> None:
         st = self.state(clip_id)
         st.takes = list(takes)
         st.generated_with = settings or st.settings
         st.status, st.detail = "done", ""
-        if st.settings.kept is None or st.settings.kept >= len(takes):
-            self.update(clip_id, kept=0 if takes else None)
+        k = st.settings.kept
+        if k is not None and not (k < len(takes) and int(takes[k].seed) == st.settings.kept_seed):
+            self.update(clip_id, kept=None, kept_seed=None)  # keep is the artist's choice: never made for them
         self.dirty = True
 
     def set_failed(self, clip_id: str, message: str) -> None:
@@ -200,7 +261,7 @@ class Session:
         if path.resolve() == self.path.resolve():
             raise MelfoleyError(f"refusing to overwrite the input timeline {path}; save the settings elsewhere")
         settings_io.write_timeline(self.source, {cid: st.settings for cid, st in self.states.items()},
-                                   path, media_root=self.media_root)
+                                   path, media_root=self.media_root, default_prompt=self.default_prompt)
         self.dirty = False
         self.last_saved = path
         return path
@@ -223,7 +284,7 @@ class Session:
 
 def _same_render(a: ClipSettings, b: ClipSettings) -> bool:
     """Settings that change the audio (not which take is kept)."""
-    keys = ("prompt", "takes", "seed", "engine")
+    keys = ("prompt", "takes", "seed", "engine", "prompts")
     if any(getattr(a, k) != getattr(b, k) for k in keys):
         return False
     if (a.energy is None) != (b.energy is None):
@@ -231,18 +292,85 @@ def _same_render(a: ClipSettings, b: ClipSettings) -> bool:
     return a.energy is None or np.allclose(np.asarray(a.energy), np.asarray(b.energy), atol=1e-4)
 
 
+OWN_SUFFIXES = (".melfoley-autosave.otio", ".melfoley.otio", ".foley.otio", ".foley.otioz", ".foley.xml")
+
+
 def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in (".melfoley-autosave.otio", ".melfoley.otio"):
+    """The edit's own name: ``demo`` for demo.otio and for melfoley's demo.foley.otio / demo.melfoley.otio."""
+    name = Path(path).name
+    for suffix in OWN_SUFFIXES:
         if name.endswith(suffix):
             return name[: -len(suffix)]
-    return path.stem
+    return Path(path).stem
+
+
+def edit_name(path: Path) -> str:
+    return _stem(Path(path))
+
+
+def stem_takes(timeline) -> dict[str, list]:
+    """Takes per picture clip id from the Foley tracks melfoley wrote into ``timeline``: each track
+    clip names its sidecar, which holds the seed, the control and the levels applied; the stem
+    itself is the audio. Stems or sidecars that are gone are passed over (the clip is then not
+    generated)."""
+    import json
+
+    import soundfile as sf
+    from opentimelineio.url_utils import filepath_from_url
+
+    from melfoley.core.control import QCDControl
+    from melfoley.core.engine import Take
+    from melfoley.core.levels import place_take
+
+    out: dict[str, dict[int, object]] = {}
+    for track in timeline.audio_tracks():
+        if "melfoley" not in track.metadata:
+            continue
+        for clip in track.find_clips():
+            meta = dict(clip.metadata.get("melfoley", {}) or {})
+            cid, sidecar = meta.get("picture_clip"), meta.get("sidecar")
+            if not cid or not sidecar:
+                continue
+            try:
+                doc = json.loads(Path(sidecar).read_text())
+                wav = Path(sidecar).with_name(doc["file"])
+                if not wav.exists():
+                    wav = Path(filepath_from_url(clip.media_reference.target_url))
+                audio, sr = sf.read(str(wav), dtype="float32", always_2d=False)
+            except (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError):
+                continue
+            a, settings = doc.get("audio", {}), doc.get("settings", {})
+            hs = int(a.get("handle_samples", 0) or 0)
+            if hs and audio.shape[0] > 2 * hs:
+                audio = audio[hs:-hs]
+            lv = a.get("levels") or {}
+            undo_db = -float(lv.get("ceiling_gain_db", 0) or 0) - float(lv.get("loudness_gain_db", 0) or 0)
+            placed = dict(settings.get("placement") or {})
+            undo_db -= float(placed.get("gain_db", 0.0))
+            audio = place_take(audio, sr, gain_db=undo_db, nudge=-float(placed.get("nudge", 0.0)))
+            try:
+                control = QCDControl.from_dict(doc["control"]) if doc.get("control") else None
+            except Exception:  # noqa: BLE001 - a damaged control only costs the curve overlay
+                control = None
+            if control is None:
+                control = QCDControl.silent(max(2, int(round(audio.shape[0] / sr * 100))))
+            info = dict(doc.get("engine") or {})
+            if lv.get("true_peak_dbtp") is not None:  # the stem's level, with the gains undone
+                info["levels"] = {"true_peak_dbtp": round(float(lv["true_peak_dbtp"]) + undo_db, 2),
+                                  "loudness_lufs": None if lv.get("loudness_lufs") is None
+                                  else round(float(lv["loudness_lufs"]) + undo_db, 2)}
+            info.update(stem=str(wav), stem_settings=settings, placed=placed,
+                        stem_stale=bool((doc.get("panel") or {}).get("stale")))
+            take_no = int(settings.get("take", meta.get("take", 1)))
+            out.setdefault(cid, {})[take_no] = Take(audio, int(sr), control, int(settings.get("take_seed", 0)),
+                                                    info)
+    return {cid: [takes[k] for k in sorted(takes)] for cid, takes in out.items()}
 
 
 def default_output_dir(timeline: Path) -> Path:
     """``<timeline folder>/<name>_foley`` when that folder is writable, else under the user cache."""
     timeline = Path(timeline)
-    if timeline.name.endswith((".melfoley.otio", ".melfoley-autosave.otio")):
+    if timeline.name.endswith(OWN_SUFFIXES):
         return timeline.parent
     if os.access(timeline.parent, os.W_OK):
         return timeline.parent / f"{_stem(timeline)}_foley"

@@ -1,7 +1,12 @@
-"""The dark theme of audio tools: charcoal panels, one accent, status colours, a mono timecode font.
+"""The theme: charcoal panels, one accent, status colours, a mono timecode font; and a light
+variant for hosts with a light palette.
 
-``apply_theme(app)`` sets the Fusion style, a dark palette and a small style sheet; the
-colour constants are shared by the custom-painted widgets (curve editor, clip list).
+``apply_theme(app)`` sets the Fusion style, a dark palette and a small style sheet for the
+standalone window. A docked panel follows its host: ``style_sheet(scheme_for(palette))``
+picks the dark or the light sheet from the host's window colour, so labels are never dark
+on dark (or light on light). The colour constants are the dark scheme's; the custom-painted
+canvases (curve, timeline, viewer) paint their own dark background and so read the same in
+either host.
 """
 
 from __future__ import annotations
@@ -32,8 +37,14 @@ STATUS_COLOURS = {
     "missing media": "#e0564a",
 }
 
-_SHEET = f"""
+DARK = dict(BG=BG, PANEL=PANEL, BASE=BASE, RAISED=RAISED, BORDER=BORDER, TEXT=TEXT, TEXT_DIM=TEXT_DIM,
+            ACCENT=ACCENT, ACCENT_DIM=ACCENT_DIM, STALE=STATUS_COLOURS["stale"])
+LIGHT = dict(BG="#eeeff1", PANEL="#e2e4e8", BASE="#ffffff", RAISED="#f7f7f8", BORDER="#b9bdc4", TEXT="#1b1c1f",
+             TEXT_DIM="#4f545c", ACCENT="#a85f00", ACCENT_DIM="#f2c98a", STALE="#8a6a00")
+
+_SHEET_TEMPLATE = """
 QWidget {{ color: {TEXT}; font-size: 10pt; }}
+FoleyPanel, FoleyPanel QWidget#page, QGroupBox {{ background: {BG}; }}
 QMainWindow, QDialog {{ background: {BG}; }}
 QGroupBox {{ border: 1px solid {BORDER}; border-radius: 4px; margin-top: 14px; padding-top: 6px; }}
 QGroupBox::title {{ subcontrol-origin: margin; left: 8px; padding: 0 4px; color: {TEXT_DIM}; }}
@@ -58,7 +69,7 @@ QStatusBar {{ background: {PANEL}; color: {TEXT_DIM}; }}
 QToolBar {{ background: {PANEL}; border: none; spacing: 4px; padding: 3px; }}
 QSplitter::handle {{ background: {BORDER}; }}
 QLabel#hint {{ color: {TEXT_DIM}; }}
-QLabel#warning {{ color: {STATUS_COLOURS['stale']}; }}
+QLabel#warning {{ color: {STALE}; }}
 QLabel#timecode {{ font-family: monospace; font-size: 13pt; color: {ACCENT}; }}
 QMenuBar, QMenu {{ background: {PANEL}; }}
 QMenu::item:selected {{ background: {ACCENT_DIM}; }}
@@ -94,9 +105,16 @@ def apply_theme(app: QApplication) -> None:
     """Fusion + dark palette + style sheet, for the standalone window (a host keeps its own)."""
     app.setStyle("Fusion")
     app.setPalette(palette())
-    app.setStyleSheet(_SHEET)
+    app.setStyleSheet(style_sheet())
 
 
-def style_sheet() -> str:
-    """The sheet alone, for a panel docked into a host application."""
-    return _SHEET
+def scheme_for(host: QPalette | None) -> dict:
+    """The light scheme under a light host palette (its window colour is light), else the dark one."""
+    if host is None:
+        return DARK
+    return LIGHT if host.color(QPalette.ColorRole.Window).lightness() > 128 else DARK
+
+
+def style_sheet(scheme: dict | None = None) -> str:
+    """The sheet alone (dark unless told), for a panel docked into a host application."""
+    return _SHEET_TEMPLATE.format(**(scheme or DARK))

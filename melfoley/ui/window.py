@@ -26,11 +26,21 @@ class FoleyWindow(QMainWindow):
         for text, key, slot in (("&Open edit\u2026", QKeySequence.StandardKey.Open, self.panel._ask_open),
                                 ("&Save settings", QKeySequence.StandardKey.Save, self.panel.save_settings),
                                 ("&Export stems + timeline\u2026", "Ctrl+E", self.panel._ask_export),
+                                ("&Media folder\u2026", None, self.ask_media_folder),
                                 ("&Quit", QKeySequence.StandardKey.Quit, self.close)):
             act = QAction(text, self)
-            act.setShortcut(QKeySequence(key))
+            if key is not None:
+                act.setShortcut(QKeySequence(key))
             act.triggered.connect(slot)
             m.addAction(act)
+        self.library_action = library_action(self, m)
+        e = self.menuBar().addMenu("&Edit")
+        for text, slot in (("&Undo", self.panel.undo_stack.undo), ("&Redo", self.panel.undo_stack.redo),
+                           ("&Copy clip settings (Ctrl+Shift+C)", self.panel.copy_settings),
+                           ("&Paste clip settings (Ctrl+Shift+V)", self.panel.paste_settings)):
+            act = QAction(text, self)
+            act.triggered.connect(slot)
+            e.addAction(act)
         g = self.menuBar().addMenu("&Generate")
         for text, key, slot in (("Generate &selected", "Ctrl+G", lambda: self.panel.generate(
                                     self.panel.clips.selected_ids())),
@@ -41,6 +51,17 @@ class FoleyWindow(QMainWindow):
             act.triggered.connect(slot)
             g.addAction(act)
         self.panel.timeline_opened.connect(lambda path: self.setWindowTitle(f"{TITLE} \u2014 {path}"))
+
+    def ask_media_folder(self) -> None:
+        """Reopen the edit with its media looked for in a folder (the panel's --media-root)."""
+        from PySide6.QtWidgets import QFileDialog
+
+        s = self.panel.session
+        if s is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Folder holding the edit's media", "")
+        if folder:
+            self.panel.open_timeline(s.path, media_root=folder, output_dir=s.output_dir)
 
     def ask_unsaved(self) -> QMessageBox.StandardButton:
         """Save / Discard / Cancel (a method, so tests and hosts can answer it)."""
@@ -65,11 +86,38 @@ class FoleyWindow(QMainWindow):
         ev.accept()
 
 
+def library_action(window, menu) -> QAction:
+    """File > Add sound library... (the library engine's folder indexer), disabled with the reason
+    when that module is not installed."""
+    act = QAction("Add sound &library\u2026", window)
+    try:
+        from importlib.util import find_spec
+
+        ok = find_spec("melfoley.ui.library_dialog") is not None
+    except (ImportError, ValueError):
+        ok = False
+    if ok:
+        def run():
+            from .library_dialog import add_library_folder  # lazy: indexing code loads only when asked
+
+            add_library_folder(window)
+
+        act.triggered.connect(run)
+    else:
+        act.setEnabled(False)
+        act.setToolTip("The sound-library engine is not installed in this melfoley")
+    menu.setToolTipsVisible(True)
+    menu.addAction(act)
+    return act
+
+
 def dock(panel: FoleyPanel | None = None, parent=None) -> QDockWidget:
-    """The panel in a QDockWidget, for hosts (Nuke Studio / Hiero, Resolve's Qt, any PySide6 app)."""
+    """The panel in a QDockWidget, for hosts (Nuke Studio / Hiero, Resolve's Qt, any PySide6 app).
+    The panel's sheet follows the host's palette (light or dark), and it is usable at 480 px."""
     w = QDockWidget("melfoley Foley", parent)
     panel = panel or FoleyPanel(w)
-    panel.setStyleSheet(theme.style_sheet())
+    host = parent.palette() if parent is not None else QApplication.palette()
+    panel.setStyleSheet(theme.style_sheet(theme.scheme_for(host)))
     w.setWidget(panel)
     w.setObjectName("melfoley_foley_panel")
     return w
