@@ -240,7 +240,7 @@ def test_progress_window_lists_failed_clips_and_cancel_stops_at_the_next_clip(ex
 
     stopping = ProgressWindow(batch_config(export, tmp_path / "w2", engine="debug"), title="Reel 1")
     qtbot.addWidget(stopping)
-    stopping.relay.progress.connect(lambda ev: stopping.cancel() if ev["done"] == 0 else None)
+    stopping.relay.progress.connect(lambda ev: stopping.cancel() if ev["done"] == 0 else None)  # asked at once
     stopping.show()
     stopping.start()
     qtbot.waitUntil(lambda: stopping.report is not None, timeout=60_000)

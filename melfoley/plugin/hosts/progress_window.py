@@ -1,10 +1,10 @@
 """The progress window a host job shows from melfoley's own Qt (for hosts whose Python has none: Resolve).
 
 The batch runs in a worker thread; the window shows clips done of total, cached, failed,
-the time left and the clip being rendered, with Cancel (the batch stops at the next clip,
-keeping finished stems and a valid partial timeline). At the end it lists every failed clip
-with its reason and waits for Close; a run with no failure closes by itself.
-"""
+the time left and the clip being rendered, with Cancel: the batch stops after the clip it is
+on (at the earliest after the first), keeping finished stems and a valid partial timeline.
+At the end it lists every failed clip with its reason and waits for Close; a run with no
+failure closes by itself."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ class ProgressWindow(QDialog):
 
         try:
             out = run_batch(self.cfg, on_progress=relay, should_stop=self._stop.is_set)
-        except Exception as exc:  # noqa: BLE001 - shown in the window and returned to the caller
+        except BaseException as exc:  # noqa: BLE001 - shown in the window and returned to the caller
             out = exc
         self.relay.finished.emit(out)
 

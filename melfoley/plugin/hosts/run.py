@@ -41,7 +41,7 @@ def run_batch(cfg, *, on_progress: Callable[[dict], None] | None = None,
             on_progress({"event": "progress", "done": p.done, "total": p.total, "cached": p.cached,
                          "failed": p.failed, "elapsed": round(p.elapsed, 2),
                          "eta": None if p.eta is None else round(p.eta, 1), "current": p.current})
-        if should_stop():
+        if 0 < p.done < p.total and should_stop():  # between clips: the runner writes its partial edit
             raise KeyboardInterrupt
 
     return BatchRunner(cfg, progress=progress).run()
@@ -89,6 +89,10 @@ def run_child(args) -> int:
     except MelfoleyError as exc:
         _emit({"event": "result", "ok": False, "error": str(exc)})
         return 2
+    except KeyboardInterrupt:  # stopped before the runner had started its clips: nothing was written
+        _emit({"event": "result", "ok": False, "interrupted": True, "failed": [], "notes": ["stopped before"
+               " the first clip"], "totals": {k: 0 for k in ("done", "cached", "failed", "skipped")}})
+        return 130
     ev = result_event(report)
     _emit(ev)
     if report.interrupted:
