@@ -144,7 +144,14 @@ class ChildBatch:
 
 
 def describe_failures(result: dict) -> list[str]:
-    return [f"{c['clip_id']} {c['name']!r} {c.get('timecode', '')}: {c['reason']}" for c in result.get("failed", [])]
+    """One line per failed clip: id, name, record timecode and the reason (its own clip prefix dropped)."""
+    out = []
+    for c in result.get("failed", []):
+        reason, prefix = c["reason"], f"clip {c['clip_id']} '{c['name']}': "
+        if reason.startswith(prefix):
+            reason = reason[len(prefix):]
+        out.append(f"{c['clip_id']} {c['name']!r} {c.get('timecode', '')}: {reason}")
+    return out
 
 
 # ---------------------------------------------------------------------------- the Foley edit, as frames

@@ -99,6 +99,9 @@ class HieroFoleyPanel(QWidget):
         self.status = QLabel("Foley the active sequence: stems and new FOLEY audio tracks.")
         self.status.setWordWrap(True)
         self.failures = QListWidget()
+        self.failures.setWordWrap(True)  # long reasons wrap inside a 480 px dock instead of scrolling sideways
+        self.failures.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.failures.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.failures.setToolTip("Clips that failed, with the reason and the fix")
         lay.addWidget(self.bar)
         lay.addWidget(self.status)

@@ -15,7 +15,8 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QProgressBar,
                                QPushButton, QVBoxLayout)
 
-from .run import _emit, run_batch
+from .bridge import describe_failures
+from .run import _emit, result_event, run_batch
 
 AUTO_CLOSE_MS = 1200
 
@@ -104,8 +105,7 @@ class ProgressWindow(QDialog):
                             f"skipped {t['skipped']} in {t['elapsed_s']:.0f} s")
         if out.failed:
             self.failures.setVisible(True)
-            self.failures.setPlainText("\n".join(f"FAILED {c.clip_id} {c.name!r} {c.timecode}: {c.reason}"
-                                                 for c in out.failed))
+            self.failures.setPlainText("\n".join(f"FAILED {line}" for line in describe_failures(result_event(out))))
         elif not out.interrupted:
             QTimer.singleShot(AUTO_CLOSE_MS, self.accept)
 
