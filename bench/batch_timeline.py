@@ -3,6 +3,7 @@
     python bench/batch_timeline.py                      # embedded engine (the product default)
     python bench/batch_timeline.py --engine debug       # weightless engine: plumbing cost only
     python bench/batch_timeline.py --clips 12 --minutes 2 --size 640x360   # a quicker look
+    python bench/batch_timeline.py --scale 10000        # a 10,000-clip edit, fully cached (issue 15)
 
 Media: three procedurally rendered clips (``melfoley.core.synthvideo``; 60 s each, 23.976 fps,
 H.264, 1280x720 by default, since decoding HD is the usual bottleneck), rendered once into
@@ -14,6 +15,11 @@ time separately; engine load time; a rerun into the same folder (everything alre
 disk); a rerun into a new folder (takes from the cache, stems rewritten). Goals (issue 4):
 10 minutes of picture in under 5 minutes on 2 cores with the embedded engine; a cached rerun
 under 5 seconds. Nothing is asserted: this prints figures.
+
+``--scale N``: an N-clip edit of half-second clips (160x120 media, debug engine), cut from
+``--unique`` distinct source ranges so that filling the cache renders only those; the
+figure is a rerun into the same folder, every clip cached (goal, issue 15: 10,000 clips in
+under 30 s), with how often the partial timeline was written.
 """
 
 from __future__ import annotations
@@ -46,7 +52,9 @@ def make_media(work: Path, size: tuple[int, int], seconds: float = 60.0, n: int 
     return out
 
 
-def make_edit(work: Path, media: list[Path], clips: int, minutes: float, media_seconds: float = 60.0) -> Path:
+def make_edit(work: Path, media: list[Path], clips: int, minutes: float, media_seconds: float = 60.0,
+              unique: int | None = None) -> Path:
+    """``unique``: clips repeat that many distinct (media, source range, prompt) choices."""
     import opentimelineio as otio
 
     r = float(RATE)
@@ -54,12 +62,13 @@ def make_edit(work: Path, media: list[Path], clips: int, minutes: float, media_s
     media_frames = int(media_seconds * RATE) - 1
     tl = otio.schema.Timeline(name="Bench Reel", global_start_time=otio.opentime.RationalTime(86400, r))
     track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
-    for i in range(clips):
+    for n in range(clips):
+        i = n % unique if unique else n
         m = media[i % len(media)]
         start = (i * 173) % max(1, media_frames - frames)
         ref = otio.schema.ExternalReference(target_url=m.name, available_range=otio.opentime.TimeRange(
             otio.opentime.RationalTime(0, r), otio.opentime.RationalTime(media_frames, r)))
-        c = otio.schema.Clip(name=f"shot {i + 1:03d}", media_reference=ref, source_range=otio.opentime.TimeRange(
+        c = otio.schema.Clip(name=f"shot {n + 1:03d}", media_reference=ref, source_range=otio.opentime.TimeRange(
             otio.opentime.RationalTime(start, r), otio.opentime.RationalTime(frames, r)))
         c.metadata["melfoley"] = {"prompt": PROMPTS[i % len(PROMPTS)]}
         track.append(c)
@@ -73,16 +82,46 @@ def run_once(edit: Path, out: Path, engine: str, label: str, options=()):
     from melfoley.plugin.batch import BatchConfig, BatchRunner
     from melfoley.plugin.jobs import BatchDefaults
 
+    shown = [0.0]
+
     def progress(p):
+        if p.done < p.total and time.perf_counter() - shown[0] < 0.5:
+            return
+        shown[0] = time.perf_counter()
         eta = "--" if p.eta is None else f"{p.eta:.0f} s"
         print(f"\r  {label}: {p.done}/{p.total} clips, {p.elapsed:.0f} s, left {eta}   ", end="", file=sys.stderr)
 
     cfg = BatchConfig(timeline=edit, out_dir=out, defaults=BatchDefaults(engine=engine), engine_options=options)
     t, c = time.perf_counter(), time.process_time()
-    report = BatchRunner(cfg, progress=progress).run()
+    runner = BatchRunner(cfg, progress=progress)
+    report = runner.run()
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     print("", file=sys.stderr)
+    report.timeline_writes = runner.timeline_writes
     return wall, cpu, report
+
+
+def scale(work: Path, clips: int, unique: int) -> int:
+    """A long edit, fully cached: what the driver costs per clip when nothing is rendered."""
+    import torch
+
+    torch.set_num_threads(1)
+    media = make_media(work, (160, 120), seconds=30.0)
+    edit = make_edit(work, media, clips, clips * 0.5 / 60, media_seconds=30.0, unique=unique)
+    fill_wall, _, fill = run_once(edit, work / "out", "debug", "filling the cache")
+    wall, cpu, rerun = run_once(edit, work / "out", "debug", "rerun, all cached")
+    tl = Path(rerun.output_timeline)
+    print(f"\nbatch_timeline --scale: {clips} clips of 0.5 s ({clips * 0.5 / 3600:.2f} h of picture), "
+          f"{unique} distinct renders, debug engine, {os.cpu_count()} CPUs")
+    print(f"  filling the cache         {fill_wall:8.2f} s   done {fill.count('done')} cached {fill.count('cached')} "
+          f"failed {fill.count('failed')}   timeline written {fill.timeline_writes} times")
+    print(f"  rerun, fully cached       {wall:8.2f} s   ({1000 * wall / clips:.2f} ms per clip, CPU {cpu:.2f} s)   "
+          f"cached {rerun.count('cached')}/{clips}   timeline written {rerun.timeline_writes} times "
+          f"({tl.stat().st_size / 1e6:.1f} MB)")
+    print(f"  goal (issue 15): {clips} cached clips in under 30 s -> {wall:.1f} s "
+          f"({'met' if wall < 30 else 'NOT met'})")
+    shutil.rmtree(work / "out", ignore_errors=True)  # the stems of a long edit are large
+    return 0
 
 
 def main(argv=None) -> int:
@@ -93,6 +132,8 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", type=int, default=60)
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--size", default="1280x720", help="media size WxH (default 1280x720)")
+    ap.add_argument("--scale", type=int, metavar="N", help="an N-clip edit, fully cached (see above)")
+    ap.add_argument("--unique", type=int, default=100, help="distinct renders of the --scale edit (default 100)")
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "melfoley-bench-batch_timeline"),
                     help="folder for media, cache and output (default: under the system temp folder)")
     args = ap.parse_args(argv)
@@ -105,6 +146,8 @@ def main(argv=None) -> int:
     for d in ("out", "out_rerun"):
         shutil.rmtree(work / d, ignore_errors=True)
 
+    if args.scale:
+        return scale(work, args.scale, args.unique)
     media = make_media(work, size)
     edit = make_edit(work, media, args.clips, args.minutes)
     picture = args.minutes * 60

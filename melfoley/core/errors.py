@@ -30,3 +30,7 @@ class MediaError(MelfoleyError, OSError):
 def where(source: str | None) -> str:
     """' in <source>' for messages, or '' when the source is unknown."""
     return f" in {source}" if source else ""
+
+
+class FarmError(MelfoleyError, RuntimeError):
+    """A render farm (Ray cluster) that cannot be reached, lacks resources or cannot see the files."""

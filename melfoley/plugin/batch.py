@@ -135,6 +135,7 @@ class BatchRunner:
         self.config = config
         self.progress = progress
         self.executor = (executor or LocalExecutor)(self)
+        self.timeline_writes = 0
         self._engine_factory = engine_factory
         self.cache = TakeCache(config.cache_root) if config.use_cache else None
         from .atomic import sweep_stale_temps
@@ -191,6 +192,11 @@ class BatchRunner:
         partial = PartialTimeline(src, otio_path, cfg.timeline)
         meter = Meter(clips, t0, self.progress, parallel=self.executor.parallelism)
         partial.write(placements, report.totals(), complete=False)
+        try:
+            self.executor.prepare(ctx, clips)
+        except BaseException:
+            self.executor.close()
+            raise
         meter.tick()
         try:
             for i, result, new in self.executor.run(ctx, clips):
@@ -213,6 +219,7 @@ class BatchRunner:
         complete = not report.interrupted
         tl = partial.write(placements, report.totals(), complete=complete)
         report.exported = str(otio_path)
+        report.notes += self.executor.notes
         if complete and cfg.fmt != "otio":
             if cfg.fmt == "edl" and not placements:
                 report.notes.append("nothing was foleyed: no EDL written")
@@ -226,6 +233,7 @@ class BatchRunner:
     def run_clip(self, ctx: ClipContext, clip: PictureClip) -> tuple[ClipResult, list[Placement]]:
         """One clip, start to finish, failure-isolated (what every executor calls)."""
         return self._do_clip(ctx, clip)
+        self.timeline_writes = partial.writes  # how often the output timeline was written (bench, tests)
 
     # ------------------------------------------------------------------ one clip
     def _do_clip(self, ctx: ClipContext, clip: PictureClip):

@@ -42,6 +42,10 @@ ClipOutcome = tuple[int, "ClipResult", list["Placement"]]
 
 class Executor(Protocol):
     parallelism: int  # clips in flight at once (for the time-left estimate)
+    notes: list[str]  # for the report (where the clips ran, retries)
+
+    def prepare(self, ctx: ClipContext, clips: list[PictureClip]) -> None:
+        """Get ready before anything is written (connect, start workers); raise MelfoleyError if it cannot."""
 
     def run(self, ctx: ClipContext, clips: list[PictureClip]) -> Iterator[ClipOutcome]: ...
 
@@ -52,9 +56,13 @@ class LocalExecutor:
     """Clips one after another, in this process, with the runner's resident engines."""
 
     parallelism = 1
+    notes: list[str] = []
 
     def __init__(self, runner: BatchRunner):
         self.runner = runner
+
+    def prepare(self, ctx: ClipContext, clips: list[PictureClip]) -> None:
+        pass
 
     def run(self, ctx: ClipContext, clips: list[PictureClip]) -> Iterator[ClipOutcome]:
         for i, clip in enumerate(clips):

@@ -39,6 +39,13 @@ def add_parser(sub):
     p.add_argument("--include-disabled", action="store_true", help="foley disabled clips and tracks too")
     p.add_argument("--no-cache", action="store_true", help="render everything again (ignore cached takes)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--ray", metavar="auto|local|ADDRESS",
+                   help="render the clips on a Ray cluster (pip install 'melfoley[farm]'): 'auto' (the cluster "
+                        "`ray start` made on this machine), the head node's HOST:PORT, or 'local'; media and OUT "
+                        "must be on a filesystem every node sees (docs/farm.md)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="with --ray: worker processes, each with its engine resident (default: one per CPU, or "
+                        "per GPU for --engine paper)")
     return p
 
 
@@ -125,7 +132,16 @@ def run(args) -> int:
         edl_rate=args.edl_rate, timeline_name=args.timeline_name, include_disabled=args.include_disabled,
         use_cache=not args.no_cache, engine_options=_options(args.engine_opt) + _engine_flags(args))
     bar = None if args.quiet else _Bar()
-    report = BatchRunner(cfg, progress=bar).run()
+    executor = None
+    if args.ray:
+        from ..farm import RayExecutor
+
+        executor = RayExecutor.factory(args.ray, args.workers)
+    elif args.workers is not None:
+        from ...core.errors import MelfoleyError
+
+        raise MelfoleyError("--workers needs --ray (auto, local or the head node's HOST:PORT)")
+    report = BatchRunner(cfg, progress=bar, executor=executor).run()
     if bar is not None:
         bar.close()
     out = sys.stdout

@@ -1,0 +1,410 @@
+"""``melfoley batch --ray``: clips rendered on a Ray cluster, the driver writing everything else.
+
+:class:`RayExecutor` is an executor (:mod:`.driver`) for :class:`melfoley.plugin.batch.BatchRunner`.
+It connects to a cluster (``auto``: the one ``ray start`` made on this machine or ``RAY_ADDRESS``;
+``HOST:PORT``: a head node's GCS address; ``local``: a private one-machine cluster, loopback
+only), starts ``workers`` actors (:class:`FarmWorker`), each holding its engine resident (built
+once per worker process; one GPU each for the paper tier, one CPU otherwise), checks that every
+worker reads the media and writes OUT and the take cache exactly where the driver does, then
+feeds them clips, two in flight per worker. A worker process that dies mid-clip is restarted by
+Ray and its clip is given again (at most ``MAX_ATTEMPTS`` times); the stems are written with the
+atomic writer, so a killed attempt leaves no half-written stem, and the clip is reported once.
+The driver alone writes the output timeline and the report.
+
+Faults are refused up front, each within seconds and in one line: nothing listening at the
+address, something that is not a Ray cluster there, a cluster without the CPUs or GPUs the run
+asks for, a node that cannot see the files. Media, OUT and the take cache must live on a
+filesystem every node mounts at the same path (docs/farm.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import socket
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from ..core.errors import FarmError, MelfoleyError
+from .driver import ClipContext, ClipOutcome
+from .otio_out import Placement
+
+if TYPE_CHECKING:
+    from .batch import BatchConfig, BatchRunner, ClipResult
+    from .timeline import PictureClip
+
+MAX_ATTEMPTS = 3  # tries of one clip when its worker dies under it
+MAX_RESTARTS = 3  # restarts of one worker process (by Ray) before it leaves the pool
+RETURN_S = 120.0  # how long a dead worker has to come back (restart, rebuild its engine)
+IN_FLIGHT = 2  # clips queued per worker, so that no worker waits for the driver
+CONNECT_TIMEOUT_S = 3.0
+START_TIMEOUT_S = 120.0  # workers start and build their engines (minutes for a large model on a cold node)
+GPU_ENGINES = ("paper",)
+PROBE_NAME = ".melfoley-farm-probe"
+
+
+# ---------------------------------------------------------------------------------------- pickling
+def _register_otio_pickling() -> None:
+    """Picture clips carry OTIO times, which do not pickle: send them as (value, rate) pairs."""
+    import copyreg
+
+    import opentimelineio as otio
+
+    rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
+    copyreg.pickle(rt, lambda t: (rt, (t.value, t.rate)))
+    copyreg.pickle(tr, lambda r: (tr, (r.start_time, r.duration)))
+
+
+_register_otio_pickling()
+
+
+# ---------------------------------------------------------------------------------------- the worker
+def check_access(media: dict[str, int], out_dir: str, token: str, writable: list[str]) -> list[str]:
+    """What this process cannot see as the driver does: each media file (readable, same size), OUT
+    (the driver's probe file there, with its token) and each folder in ``writable``."""
+    problems = []
+    for path, size in media.items():
+        try:
+            with open(path, "rb") as fh:
+                fh.read(1)
+            here = os.stat(path).st_size
+        except OSError as exc:
+            problems.append(f"cannot read the media {path} ({exc.strerror or exc})")
+            continue
+        if here != size:
+            problems.append(f"the media {path} is {here} bytes here but {size} bytes on the driver (another file)")
+    probe = Path(out_dir) / PROBE_NAME
+    try:
+        seen = probe.read_text()
+    except OSError:
+        seen = None
+    if seen != token:
+        problems.append(f"the output folder {out_dir} is not the driver's (its probe file is not there)")
+    for folder in writable:
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".melfoley-farm-", dir=folder)
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as exc:
+            problems.append(f"cannot write in {folder} ({exc.strerror or exc})")
+    return problems
+
+
+class FarmWorker:
+    """One worker process: a batch runner whose engine stays resident across the clips it is given."""
+
+    def __init__(self, config: BatchConfig, engine: str):
+        from .batch import BatchRunner
+
+        self.runner = BatchRunner(config)
+        self.engine_error = ""
+        try:
+            self.runner.engine(engine)  # build it now, once; a failure is remembered and reported per clip
+        except MelfoleyError as exc:
+            self.engine_error = str(exc)
+
+    def info(self) -> dict:
+        import ray
+
+        return {"node": ray.util.get_node_ip_address(), "node_id": ray.get_runtime_context().get_node_id(),
+                "host": socket.gethostname(), "pid": os.getpid()}
+
+    def check(self, media: dict[str, int], out_dir: str, token: str, writable: list[str]) -> tuple[dict, list[str]]:
+        return self.info(), check_access(media, out_dir, token, writable)
+
+    def clip(self, ctx: ClipContext, clip: PictureClip) -> tuple[ClipResult, list[tuple]]:
+        result, placements = self.runner.run_clip(ctx, clip)
+        return result, [(p.stem, p.meta) for p in placements]
+
+
+# ---------------------------------------------------------------------------------------- connecting
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _split(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise FarmError(f"--ray {address!r}: give the head node's address as HOST:PORT (e.g. 10.0.0.1:6379), "
+                        "'auto' for the cluster started on this machine, or 'local'")
+    return host.strip("[]"), int(port)
+
+
+def _probe_gcs(address: str) -> None:
+    """Refuse within seconds what ``ray.init`` would wait on for minutes: nothing listening, or a
+    server that does not speak gRPC (HTTP/2) as a Ray head node does."""
+    host, port = _split(address)
+    try:
+        conn = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S)
+    except OSError as exc:
+        raise FarmError(f"no Ray cluster at {address} ({exc.strerror or type(exc).__name__}): start one with "
+                        f"`ray start --head --port {port}` on that node, or check the address") from None
+    with conn:
+        try:
+            conn.settimeout(CONNECT_TIMEOUT_S)
+            conn.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            head = conn.recv(9)
+        except OSError:
+            head = b""
+    if len(head) < 9 or head[3] != 0x04:  # an HTTP/2 server opens with a SETTINGS frame
+        raise FarmError(f"{address} answers, but not as a Ray head node (no gRPC there): give the port that "
+                        "`ray start --head` printed (default 6379)")
+
+
+def _resolve(spec: str) -> str | None:
+    """The GCS address to connect to, or None for a private local cluster."""
+    if spec == "local":
+        return None
+    if spec.startswith("ray://"):
+        raise FarmError(f"--ray {spec}: Ray Client addresses are not supported; run the driver on a cluster node "
+                        "with the GCS address (HOST:6379), or submit it with `ray job submit` (docs/farm.md)")
+    if spec == "auto":
+        env = os.environ.get("RAY_ADDRESS", "")
+        if env and env != "auto":
+            return env
+        from ray._private import services
+
+        try:
+            found = services.find_gcs_addresses()
+        except Exception:  # noqa: BLE001 - whatever Ray's lookup trips on, there is no cluster to use
+            found = set()
+        if not found:
+            raise FarmError("--ray auto: no Ray cluster was started on this machine; run `ray start --head` "
+                            "first, give the head node's HOST:PORT, or use --ray local")
+        return sorted(found)[0]
+    return spec
+
+
+def _import_ray():
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        import ray
+    except ImportError:
+        raise FarmError("--ray needs Ray: pip install 'melfoley[farm]'") from None
+    return ray
+
+
+def _loopback_only() -> None:
+    """Keep every Ray address on 127.0.0.1: Ray otherwise swaps a loopback node address for the LAN
+    one (and binds there). Processes this one starts inherit the setting."""
+    from ray._private import ray_constants
+
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def connect(spec: str, workers: int | None):
+    """Connect this process to the cluster ``spec`` (or start a private one); returns (ray, owned)."""
+    ray = _import_ray()
+    address = _resolve(spec)
+    if _is_loopback("127.0.0.1" if address is None else _split(address)[0]):
+        _loopback_only()
+    if ray.is_initialized():
+        return ray, False
+    opts = {"include_dashboard": False, "log_to_driver": False, "logging_level": "WARNING",
+            "configure_logging": True}
+    if address is None:
+        ray.init(num_cpus=workers or os.cpu_count() or 1, _node_ip_address="127.0.0.1", **opts)
+        return ray, True
+    _probe_gcs(address)
+    try:
+        ray.init(address=address, **opts)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise FarmError(f"cannot join the Ray cluster at {address}: {_last_line(exc)}") from None
+    return ray, True
+
+
+# ---------------------------------------------------------------------------------------- the executor
+class RayExecutor:
+    """Clips on Ray workers; see the module docstring. ``RayExecutor.factory(address, workers)`` makes
+    the ``executor=`` argument of :class:`~melfoley.plugin.batch.BatchRunner`."""
+
+    def __init__(self, runner: BatchRunner, *, address: str = "auto", workers: int | None = None):
+        if workers is not None and workers < 1:
+            raise FarmError(f"--workers {workers}: give at least 1")
+        self.runner, self.address, self.asked = runner, address, workers
+        self.parallelism = workers or 1
+        self.workers: list = []  # actor handles
+        self.nodes: list[dict] = []  # per worker: node IP, host name, pid (filled by the pre-flight)
+        self.notes: list[str] = []
+        self._ray = None
+        self._owned = False
+
+    @classmethod
+    def factory(cls, address: str = "auto", workers: int | None = None):
+        return lambda runner: cls(runner, address=address, workers=workers)
+
+    # -------------------------------------------------------------- start
+    def prepare(self, ctx: ClipContext, clips: list[PictureClip]) -> None:
+        """Connect, check resources, start the workers, check what they see. Raises FarmError."""
+        t0 = time.perf_counter()
+        ray, self._owned = connect(self.address, self.asked)
+        self._ray = ray
+        engine = self.runner.config.defaults.engine
+        gpu = engine in GPU_ENGINES
+        res = ray.cluster_resources()
+        have = int(res.get("GPU" if gpu else "CPU", 0))
+        kind = "GPU" if gpu else "CPU"
+        n = self.asked or have
+        if have < 1 or n > have:
+            why = f"the {engine} engine needs one {kind} per worker" if gpu else f"each worker needs one {kind}"
+            raise FarmError(f"the Ray cluster has {have} {kind}s for {n or 1} worker(s) ({why}): add {kind} nodes"
+                            + (", or choose --engine embedded" if gpu else f", or pass --workers {max(1, have)}"))
+        self.parallelism = n
+        cfg = _shared_config(self.runner.config)
+        actor = ray.remote(FarmWorker).options(num_cpus=1, num_gpus=1 if gpu else 0, max_restarts=MAX_RESTARTS,
+                                               max_task_retries=0, max_concurrency=1)
+        self.workers = [actor.remote(cfg, engine) for _ in range(n)]
+        self._preflight(ctx, clips, cfg, time.perf_counter() - t0)
+
+    def _preflight(self, ctx: ClipContext, clips: list[PictureClip], cfg: BatchConfig, spent: float) -> None:
+        from .atomic import atomic_text
+
+        ray = self._ray
+        media = {}
+        for c in clips:
+            p = c.media_path
+            if p is not None and not c.media_problem and str(p) not in media:
+                try:
+                    media[str(p)] = os.stat(p).st_size
+                except OSError:
+                    pass  # the clip fails alone, as locally
+        out = Path(ctx.stems_dir).parent
+        out.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_hex(16)
+        probe = out / PROBE_NAME
+        atomic_text(probe, token)
+        writable = [str(ctx.stems_dir)] + ([str(cfg.cache_root)] if cfg.use_cache and cfg.cache_root else [])
+        refs = [w.check.remote(media, str(out), token, writable) for w in self.workers]
+        try:
+            answers = ray.get(refs, timeout=max(5.0, START_TIMEOUT_S - spent))
+        except ray.exceptions.GetTimeoutError:
+            raise FarmError(f"the {len(self.workers)} farm workers did not start within {START_TIMEOUT_S:.0f} s "
+                            "(the cluster is busy, or a node cannot start Python workers: see `ray status`)") from None
+        except ray.exceptions.RayError as exc:
+            raise FarmError(f"a farm worker failed to start: {_last_line(exc)}") from None
+        finally:
+            probe.unlink(missing_ok=True)
+        self.nodes = [info for info, _ in answers]
+        where = self.address if self.address != "local" else "a local Ray cluster"
+        self.notes.append(f"rendered on {where}: {len(self.nodes)} workers on "
+                          f"{len({i['node_id'] for i in self.nodes})} node(s)")
+        bad = [f"node {info['node']} ({info['host']}): {p}" for info, problems in answers for p in problems]
+        if bad:
+            more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+            raise FarmError("farm workers cannot see the files as the driver does: " + "; ".join(bad[:3]) + more
+                            + ". Media, OUT and the take cache must be on a filesystem every node mounts at the "
+                            "same path (docs/farm.md)")
+
+    # -------------------------------------------------------------- run
+    def run(self, ctx: ClipContext, clips: list[PictureClip]) -> Iterator[ClipOutcome]:
+        ray = self._ray
+        ctx_ref = ray.put(dataclasses.replace(ctx, stems_dir=Path(ctx.stems_dir).resolve()))
+        queue = deque((i, 1) for i in range(len(clips)))  # (clip index, attempt)
+        pending: dict = {}  # ref -> (clip index, attempt, worker); clip index None: a ping of a restarting worker
+        load = [0] * len(self.workers)
+        down: dict[int, float] = {}  # worker -> when it was seen dead (Ray restarts it; a ping says when it is back)
+        gone: set[int] = set()
+        while queue or any(v[0] is not None for v in pending.values()):
+            up = [w for w in range(len(self.workers)) if w not in down and w not in gone]
+            if not up and not down:
+                raise FarmError(f"every farm worker died and did not come back within {RETURN_S:.0f} s; see "
+                                "`ray status` and the worker logs on the nodes")
+            for w in sorted(up, key=lambda k: load[k]):
+                while queue and load[w] < IN_FLIGHT:
+                    i, attempt = queue.popleft()
+                    pending[self.workers[w].clip.remote(ctx_ref, _shippable(clips[i]))] = (i, attempt, w)
+                    load[w] += 1
+            for w, since in list(down.items()):
+                if w not in [v[2] for v in pending.values() if v[0] is None]:
+                    if time.monotonic() - since > RETURN_S:
+                        del down[w]
+                        gone.add(w)
+                        self.notes.append(f"farm worker {w} did not come back; the run went on without it")
+                    else:
+                        pending[self.workers[w].info.remote()] = (None, 0, w)
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.25)  # short: Ctrl-C gets through
+            for ref in ready:
+                i, attempt, w = pending.pop(ref)
+                try:
+                    answer = ray.get(ref)
+                except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
+                        ray.exceptions.ObjectLostError) as exc:
+                    if i is None:  # still restarting: ping again shortly
+                        time.sleep(0.2)
+                        continue
+                    load[w] -= 1
+                    if w not in down:
+                        down[w] = time.monotonic()
+                    node = self.nodes[w]["node"] if w < len(self.nodes) else "?"
+                    self.notes.append(f"clip {clips[i].clip_id}: farm worker {w} on node {node} died (attempt "
+                                      f"{attempt} of {MAX_ATTEMPTS})")
+                    if attempt < MAX_ATTEMPTS:
+                        queue.appendleft((i, attempt + 1))
+                    else:
+                        yield i, _failed(clips[i], f"clip {clips[i].clip_id} '{clips[i].name}': its farm worker died "
+                                                   f"{attempt} times (last on node {node}: {type(exc).__name__}); "
+                                                   "rerun to try again"), []
+                    continue
+                if i is None:  # a restarted worker is back, with a fresh engine
+                    del down[w]
+                    self.nodes[w] = answer
+                    continue
+                load[w] -= 1
+                result, stems = answer
+                if attempt > 1:
+                    result.notes.append(f"rendered on attempt {attempt}: a farm worker died during an earlier one")
+                yield i, result, [Placement(s, clips[i], meta) for s, meta in stems]
+
+    def close(self) -> None:
+        ray = self._ray
+        if ray is None:
+            return
+        for w in self.workers:
+            try:
+                ray.kill(w, no_restart=True)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        self.workers = []
+        if self._owned and ray.is_initialized():
+            ray.shutdown()
+        self._ray = None
+
+
+def _last_line(exc: BaseException) -> str:
+    """The innermost error of a Ray error (whose text is the remote traceback)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:300]
+
+
+def _failed(clip: PictureClip, reason: str) -> ClipResult:
+    from .batch import ClipResult
+
+    return ClipResult(clip.clip_id, clip.name, clip.timecode(), float(clip.duration), "failed", reason,
+                      notes=list(clip.flags))
+
+
+def _shippable(clip: PictureClip) -> PictureClip:
+    """The clip with an absolute media path (a worker's working folder is not the driver's)."""
+    p = clip.media_path
+    if p is not None and not Path(p).is_absolute():
+        return dataclasses.replace(clip, media_path=Path(p).resolve())
+    return clip
+
+
+def _shared_config(cfg: BatchConfig) -> BatchConfig:
+    """The run's settings with absolute paths, and the driver's take cache named explicitly, so that
+    every worker reads and writes the very cache a local run uses."""
+    from .cache import TakeCache
+
+    def absolute(p):
+        return None if p is None else Path(p).resolve()
+
+    cache_root = absolute(TakeCache(cfg.cache_root).root) if cfg.use_cache else cfg.cache_root
+    return dataclasses.replace(cfg, timeline=absolute(cfg.timeline), out_dir=absolute(cfg.out_dir),
+                               media_root=absolute(cfg.media_root), cache_root=cache_root)
