@@ -242,11 +242,10 @@ def test_the_exported_sequence_reads_back_frame_exact(tmp_path, sequence):
 
 @pytest.fixture
 def host_window(tmp_path, qapp):
-    from PySide6.QtCore import Qt
     from PySide6.QtGui import QColor, QPalette
-    from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
+    from PySide6.QtWidgets import QLabel, QMainWindow
 
-    from melfoley.plugin.hosts.hiero_panel import HieroFoleyPanel
+    from melfoley.plugin.hosts.hiero_panel import HieroFoleyPanel, dock_into
 
     record = install.install("hiero", home=tmp_path / "home", platform="linux").record
     win = QMainWindow()  # stands in for Nuke Studio: its own (grey-blue) palette, the panel docked right
@@ -255,15 +254,9 @@ def host_window(tmp_path, qapp):
     pal.setColor(QPalette.ColorRole.WindowText, QColor("#e6e6e6"))
     win.setPalette(pal)
     win.setCentralWidget(QLabel("the host's timeline"))
-    panel = HieroFoleyPanel(record=str(record))
-    dock = QDockWidget("melfoley Foley", win)
-    dock.setWidget(panel)
-    win.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     win.resize(1200, 700)
-    win.show()
-    qapp.processEvents()
-    win.resizeDocks([dock], [480], Qt.Orientation.Horizontal)
-    qapp.processEvents()
+    panel = HieroFoleyPanel(record=str(record))
+    dock = dock_into(win, panel)
     yield win, dock, panel
     if panel.child is not None:
         panel.child.cancel()

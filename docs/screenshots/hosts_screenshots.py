@@ -25,7 +25,7 @@ sys.path[:0] = [str(HERE.parents[1]), str(HERE.parents[1] / "tests")]
 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QColor, QPalette  # noqa: E402
-from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow  # noqa: E402
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow  # noqa: E402
 
 import test_hosts_hiero as mock  # noqa: E402 - the mocked Hiero objects of the tests
 from test_timeline_media import clip, edit, render_media  # noqa: E402
@@ -51,7 +51,7 @@ def wait(app, predicate, timeout=180.0):
 
 def hiero_panel(app, tmp: Path) -> None:
     from melfoley.plugin.hosts import install
-    from melfoley.plugin.hosts.hiero_panel import HieroFoleyPanel
+    from melfoley.plugin.hosts.hiero_panel import HieroFoleyPanel, dock_into
 
     media = render_media(tmp, "plate.mp4", Fraction(25), 3.0)
     seq = mock.Sequence([mock.VideoItem("Door opens", media, 0, 20, 0),
@@ -79,16 +79,11 @@ def hiero_panel(app, tmp: Path) -> None:
     stand_in = QLabel("the host's viewer and timeline\n(stand-in: Nuke Studio itself cannot run here)")
     stand_in.setAlignment(Qt.AlignmentFlag.AlignCenter)
     win.setCentralWidget(stand_in)
+    win.resize(1280, 720)
     panel = HieroFoleyPanel(record=str(record))
     panel.prompt.setText("footsteps on wooden floor")
     panel.engine.setCurrentText("debug")
-    dock = QDockWidget("melfoley Foley", win)
-    dock.setWidget(panel)
-    win.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    win.resize(1280, 720)
-    win.show()
-    app.processEvents()
-    win.resizeDocks([dock], [480], Qt.Orientation.Horizontal)
+    dock = dock_into(win, panel)
     panel.start()
     wait(app, lambda: panel.last_result is not None or panel.status.text().startswith("error"))
     app.processEvents()

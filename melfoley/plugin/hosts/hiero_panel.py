@@ -231,6 +231,22 @@ class HieroFoleyPanel(QWidget):
         self.say(f"the Foley panel opens on {edit.name}; export from it, then 'Write back an edit'")
 
 
+def dock_into(main_window, panel: QWidget, *, width: int = 480):
+    """Dock ``panel`` on the right of any QMainWindow (a host's, or a stand-in), ``width`` px wide."""
+    from PySide6.QtWidgets import QApplication, QDockWidget
+
+    dock = QDockWidget(TITLE, main_window)
+    dock.setObjectName("melfoley_foley_dock")
+    dock.setWidget(panel)
+    main_window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    if not main_window.isVisible():
+        main_window.show()
+    QApplication.processEvents()
+    main_window.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
+    QApplication.processEvents()
+    return dock
+
+
 def entry(host_globals: dict, record: str):
     """What the startup script calls: register the dockable panel with the host."""
     global RECORD
