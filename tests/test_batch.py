@@ -257,3 +257,30 @@ def test_paper_engine_flags_name_the_missing_weights_and_fall_back_on_request(tm
     assert rc == 0 and "done 3, cached 0, failed 0" in out
     side = json.loads(next((tmp_path / "out2" / "stems").glob("*.json")).read_text())
     assert side["engine"]["engine"] == "embedded"  # the stem says which engine really rendered it
+
+
+def test_the_partial_timeline_is_written_at_a_bounded_rate_and_is_valid_at_every_clip(tmp_path, media):
+    """Issue 15: rebuilding the timeline after every clip made long edits quadratic. Now it is
+    written when at least 2 s have passed (and its writes take at most a tenth of the run); the
+    file on disk parses as a timeline whenever a clip has finished."""
+    from melfoley.plugin.batch import BatchConfig, BatchRunner
+    from melfoley.plugin.jobs import BatchDefaults
+
+    items = [clip(f"c{i:02d}", media, i * 3, 5, RATE, media_frames=75) for i in range(20)]
+    tl = edit(tmp_path / "e.otio", [items], RATE)
+    out = tmp_path / "out"
+    seen = []
+
+    def progress(p):
+        doc = otio.adapters.read_from_file(str(out / "e.foley.otio"))  # never half-written
+        seen.append(len([c for t in doc.audio_tracks() for c in t.find_clips()]))
+
+    cfg = BatchConfig(timeline=tl, out_dir=out, defaults=BatchDefaults(engine="debug"))
+    runner = BatchRunner(cfg, progress=progress)
+    report = runner.run()
+    assert report.ok and report.count("done") == 20 and len(seen) == 21
+    assert 2 <= runner.timeline_writes <= 2 + report.elapsed / 2.0 < 21  # was 22 writes: one per clip, plus two
+    assert seen == sorted(seen) and seen[0] == 0
+    final = otio.adapters.read_from_file(report.output_timeline)
+    assert final.metadata["melfoley"]["complete"] is True
+    assert len([c for t in final.audio_tracks() for c in t.find_clips()]) == 20
