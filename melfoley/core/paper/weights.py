@@ -143,6 +143,75 @@ def load_v2x(root: str | Path, *, device="cpu", dtype=torch.float32):
     return model.to(device).eval()
 
 
+def content_id(root: str | Path) -> str:
+    """Identity of a weights folder (or file) from the *content* of its files.
+
+    Each file is hashed once (sha256); the digest is cached in the user cache dir under its
+    absolute path, size and modification time, so a retrained checkpoint of the same shape
+    gets a new identity while an unchanged folder costs one ``stat`` per file.
+    """
+    import hashlib
+
+    root = Path(root)
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    cache = _IdCache.get()
+    h = hashlib.sha256()
+    for p in files:
+        h.update(f"{p.relative_to(root) if p != root else p.name}:{cache.digest(p)}\n".encode())
+    cache.flush()
+    return h.hexdigest()[:16]
+
+
+class _IdCache:
+    """path -> (size, mtime_ns, sha256) in ``<cache dir>/weights_ids.json``."""
+
+    _instances: dict = {}
+
+    def __init__(self, path: Path):
+        self.path, self.dirty = path, False
+        try:
+            self.entries = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self.entries = {}
+
+    @classmethod
+    def get(cls) -> "_IdCache":
+        from ..userdirs import cache_dir
+
+        path = cache_dir() / "weights_ids.json"
+        if path not in cls._instances:
+            cls._instances[path] = cls(path)
+        return cls._instances[path]
+
+    def digest(self, p: Path) -> str:
+        import hashlib
+
+        st = p.stat()
+        key = str(p.resolve())
+        hit = self.entries.get(key)
+        if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+            return hit[2]
+        h = hashlib.sha256()
+        with p.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+        self.entries[key] = [st.st_size, st.st_mtime_ns, h.hexdigest()]
+        self.dirty = True
+        return self.entries[key][2]
+
+    def flush(self) -> None:
+        if not self.dirty:
+            return
+        from ...plugin.atomic import atomic_text
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_text(self.path, json.dumps(self.entries))
+            self.dirty = False
+        except OSError:
+            pass  # a read-only cache only costs re-hashing next time
+
+
 def _short(exc: Exception, limit: int = 400) -> str:
     text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
     return text if len(text) <= limit else text[: limit - 3] + "..."
