@@ -106,6 +106,35 @@ def test_bad_file_restart_and_changed_file(tmp_path, media, capsys):
     assert (job_dir(good) / LOG_FILE).read_text().count("job reel.otio") == 3
 
 
+def test_edl_and_aaf_come_back_in_their_format_family(tmp_path, media, corpus, capsys):
+    """An EDL (clips relinked by name under --media-root) gets EDLs back, one per Foley track; an AAF,
+    which melfoley cannot write, gets FCP7 XML (the corpus AAF's media is not here: every clip of it
+    fails with its reason in the job's log, and the exit status says so)."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "cut.edl").write_text("TITLE: cut\nFCM: NON-DROP FRAME\n\n"
+                                  "001  shot     V     C        00:00:00:10 00:00:02:10 01:00:00:00 01:00:02:00\n"
+                                  "* FROM CLIP NAME:  shot\n")
+    aaf = corpus / "timelines" / "otio-aaf-adapter" / "misc_speed_effects.aaf"
+    (drop / aaf.name).write_bytes(aaf.read_bytes())
+    rc = main(["watch", str(drop), "--once", "--settle", "0.2", "--interval", "0.1", "--engine", "debug",
+               "--media-root", str(media.parent)])
+    assert rc == 1 and "clip(s) failed" in capsys.readouterr().out
+    edl_out = job_dir(drop / "cut.edl")
+    (a1,) = edl_out.glob("cut.foley.A*.edl")
+    back = read_timeline(a1, edl_rate=25)
+    (track,) = back.timeline.audio_tracks()
+    (stem_clip,) = track.find_clips()
+    assert back.global_start.to_seconds() + stem_clip.range_in_parent().start_time.to_seconds() == 3600.0
+    assert stem_clip.range_in_parent().duration.to_frames() == 50
+    aaf_out = job_dir(drop / aaf.name)
+    assert (aaf_out / "misc_speed_effects.foley.xml").exists()
+    doc = json.loads((aaf_out / JOB_FILE).read_text())
+    assert doc["status"] == "done" and doc["failed_clips"] > 0
+    log = (aaf_out / LOG_FILE).read_text()
+    assert log.count("FAILED clip") == doc["failed_clips"] and "media not found" in log
+
+
 def test_a_missing_folder_is_one_line(tmp_path, capsys):
     assert main(["watch", str(tmp_path / "nowhere"), "--once"]) == 2
     err = capsys.readouterr().err

@@ -10,7 +10,9 @@ def add_parser(sub):
                                    "(stems, the edit in the same format family or FCP7 XML, a log per job). "
                                    "Finished jobs are not redone after a restart; dropped files are only read.")
     p.add_argument("folder", metavar="DIR", help="the folder to watch")
-    p.add_argument("--once", action="store_true", help="foley what is there (waiting for files still growing), then exit")
+    p.add_argument("--once", action="store_true",
+                   help="foley what is there (waiting for files still growing), then exit: 0 if every job and "
+                        "clip was done, 1 if some failed (see each job's watch.log)")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between scans (default 2)")
     p.add_argument("--settle", type=float, default=3.0,
                    help="seconds a file must stay unchanged before it is taken (default 3)")
@@ -34,4 +36,4 @@ def run(args) -> int:
     if not args.once:
         print(f"melfoley watch: watching {watcher.folder} (Ctrl-C to stop)", flush=True)
     outcomes = watcher.run(once=args.once, interval=args.interval)
-    return 1 if any(o.status == "failed" for o in outcomes) else 0
+    return 1 if any(o.status == "failed" or o.failed_clips for o in outcomes) else 0

@@ -26,8 +26,8 @@ from typing import Callable
 
 from ...core.errors import MelfoleyError
 from ..atomic import atomic_text
-from .bridge import Settings
-from .run import batch_config, run_batch
+from .bridge import Settings, describe_failures
+from .run import batch_config, result_event, run_batch
 
 #: dropped suffix -> output format (melfoley's writers: otio, otioz, xml (FCP7), edl)
 FORMATS = {".otio": "otio", ".otioz": "otioz", ".xml": "xml", ".edl": "edl", ".aaf": "xml", ".fcpxml": "xml"}
@@ -43,6 +43,7 @@ class JobOutcome:
     status: str  # done | failed | interrupted
     reason: str = ""
     exported: str = ""
+    failed_clips: int = 0  # a done job may still have clips that failed (listed in its log)
 
 
 def job_dir(path: Path) -> Path:
@@ -160,8 +161,9 @@ class Watcher:
             note("interrupted: the job is redone (resumed) when the watcher starts again")
             raise
         else:
-            for c in report.failed:
-                note(f"FAILED clip {c.clip_id} {c.name!r} {c.timecode}: {c.reason}")
+            for line in describe_failures(result_event(report)):
+                note(f"FAILED clip {line}")
+            outcome.failed_clips = len(report.failed)
             for n in report.notes:
                 note(f"note: {n}")
             t = report.totals()
@@ -173,7 +175,7 @@ class Watcher:
         finally:
             if outcome.status != "interrupted":
                 doc.update(status=outcome.status, reason=outcome.reason, exported=outcome.exported,
-                           finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+                           failed_clips=outcome.failed_clips, finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
                 atomic_text(out / JOB_FILE, json.dumps(doc, indent=1))
             log.close()
         return outcome
@@ -188,7 +190,9 @@ class Watcher:
             o = self.run_job(p)
             self._seen[p].since = None  # done in this session, whatever the outcome, until the file changes
             msg = o.reason if o.status == "failed" else o.exported
-            self.say(f"melfoley watch: {p.name}: {o.status}{': ' + msg if msg else ''} (log {o.job_dir / LOG_FILE})")
+            clips = f", {o.failed_clips} clip(s) failed" if o.failed_clips else ""
+            self.say(f"melfoley watch: {p.name}: {o.status}{': ' + msg if msg else ''}{clips} "
+                     f"(log {o.job_dir / LOG_FILE})")
             outcomes.append(o)
         return outcomes
 
