@@ -3,7 +3,8 @@
 ``FoleyRequest`` names a picture clip (video path + source range in media seconds, or
 decoded frames) and the artist's settings; ``Take`` is one rendered variant with the
 ``QCDControl`` that produced it. Engines register by name (``embedded``, ``debug``,
-``paper``); ``get_engine(name, **options)`` builds one and keeps it resident.
+``paper``); ``get_engine(name, **options)`` builds one (options typed by the engine's declared
+``OPTIONS``) and keeps the most recently used ones resident.
 
 Subclasses implement ``predict`` (picture + prompt -> control) and ``render`` (control +
 prompt + seed -> waveform at ``sample_rate``); ``generate`` here orchestrates takes,
@@ -12,6 +13,9 @@ seeds, energy overrides and exact output length.
 
 from __future__ import annotations
 
+import os
+import sys
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -149,7 +153,9 @@ def check_request(req: FoleyRequest) -> None:
 
 
 _ENGINES: dict[str, Callable[..., Engine]] = {}
-_RESIDENT: dict[tuple, Engine] = {}
+_RESIDENT: "OrderedDict[tuple, Engine]" = OrderedDict()
+#: engines kept built at once (least recently used first out); ``MELFOLEY_RESIDENT_ENGINES`` changes it
+MAX_RESIDENT = 2
 
 
 def register_engine(name: str, factory: Callable[..., Engine]) -> None:
@@ -161,15 +167,52 @@ def available_engines() -> list[str]:
     return sorted(_ENGINES)
 
 
-def get_engine(name: str = "embedded", **options) -> Engine:
-    """Build (once per name + options) and return a resident engine."""
+def engine_options(name: str, options: dict) -> dict:
+    """``options`` typed by engine ``name``'s declared ``OPTIONS``; unknown engines and keys are refused."""
+    from .engine_options import typed_options
+
     _load_builtin()
     if name not in _ENGINES:
         raise MelfoleyError(f"unknown engine {name!r}; available: {', '.join(sorted(_ENGINES))}")
-    key = (name, tuple(sorted((k, str(v)) for k, v in options.items())))
-    if key not in _RESIDENT:
-        _RESIDENT[key] = _ENGINES[name](**options)
-    return _RESIDENT[key]
+    return typed_options(name, _ENGINES[name], options)
+
+
+def get_engine(name: str = "embedded", **options) -> Engine:
+    """Build (once per name + typed options) and return a resident engine.
+
+    At most :data:`MAX_RESIDENT` engines stay built; the least recently used one is released
+    (its ``close()`` called if it has one, and the GPU cache emptied) when another is built."""
+    options = engine_options(name, options)
+    key = (name, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    if key in _RESIDENT:
+        _RESIDENT.move_to_end(key)
+        return _RESIDENT[key]
+    engine = _ENGINES[name](**options)
+    _RESIDENT[key] = engine
+    limit = max(1, int(os.environ.get("MELFOLEY_RESIDENT_ENGINES", MAX_RESIDENT) or MAX_RESIDENT))
+    while len(_RESIDENT) > limit:
+        _, old = _RESIDENT.popitem(last=False)
+        if old is not engine and old not in _RESIDENT.values():
+            _release(old)
+    return engine
+
+
+def release_engines() -> None:
+    """Release every resident engine (tests, a host closing the panel)."""
+    while _RESIDENT:
+        _release(_RESIDENT.popitem()[1])
+
+
+def _release(engine: Engine) -> None:
+    close = getattr(engine, "close", None)
+    if callable(close):
+        close()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        import gc
+
+        gc.collect()
+        torch.cuda.empty_cache()
 
 
 def _load_builtin() -> None:

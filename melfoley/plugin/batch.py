@@ -154,10 +154,15 @@ class BatchRunner:
                 return self._engine_factory(name)
             from ..core.engine import get_engine
 
-            return get_engine(name, **dict(self.config.engine_options))
+            return get_engine(name, **self.options_for(name))
         except MelfoleyError as exc:
             self._engine_errors[name] = str(exc)
             raise
+
+    def options_for(self, name: str) -> dict:
+        """The --engine-opt options, for the engine the command line names only (a clip's metadata
+        may name another engine, which has other options)."""
+        return dict(self.config.engine_options) if name == self.config.defaults.engine else {}
 
     def _probe(self, clip: PictureClip):
         from ..core.video import probe
@@ -254,8 +259,8 @@ class BatchRunner:
         job = build_job(clip, self.config.defaults)
         engine = self.engine(job.engine)
         info_engine = dict(engine.describe())
-        if self.config.engine_options:  # in the cache key and the sidecar, whether describe() shows them or not
-            info_engine["options"] = dict(self.config.engine_options)
+        if self.options_for(job.engine):  # in the cache key and the sidecar, whether describe() shows them or not
+            info_engine["options"] = self.options_for(job.engine)
         info = self._probe(clip)
         if not info.has_video:
             raise MediaError(f"clip {clip.clip_id} '{clip.name}': {clip.media_path} has no video stream; relink it")

@@ -2,8 +2,8 @@
 
 Each sub-command lives in ``melfoley/plugin/commands/<name>.py`` with ``add_parser(sub)``
 and ``run(args) -> int``; those modules import nothing heavy at module level, so
-``melfoley --help`` answers at once. Errors a user can act on (``MelfoleyError``) print
-as one line and exit 2, never as a traceback.
+``melfoley --help`` answers at once. Errors a user can act on (``MelfoleyError``, and
+``OSError`` from a full or read-only disk) print as one line and exit 2, never as a traceback.
 """
 
 from __future__ import annotations
@@ -44,10 +44,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from ..core.errors import MelfoleyError
 
+    for stream in (sys.stdout, sys.stderr):  # names that are not valid UTF-8 print escaped, never crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         return int(args._run(args) or 0)
     except MelfoleyError as exc:
         print(f"melfoley {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the disk or the OS refused (full, read-only, gone): one line, what and where
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"melfoley {args.command}: error:{where}: {exc.strerror or exc}; check the disk and the folder's "
+              "permissions, then rerun", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"melfoley {args.command}: interrupted", file=sys.stderr)

@@ -14,9 +14,12 @@ from __future__ import annotations
 import math
 import os
 import stat
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterator
 
 import opentimelineio as otio
 
@@ -135,15 +138,17 @@ def read_timeline(path: str | os.PathLike, *, edl_rate: float | None = None,
         bundle = extract_bundle(path, extract_dir)
     elif adapter == "otiod":
         kwargs["absolute_media_reference_paths"] = True
-    if adapter == "cmx_3600":
-        result = _read_edl(path, edl_rate, notes)
-    else:
-        try:
-            result = otio.adapters.read_from_file(str(path.absolute()), adapter_name=adapter, **kwargs)
-        except Exception as exc:  # adapters raise anything: name it
-            raise TimelineError(f"timeline {path} could not be read by the {adapter} adapter: "
-                                f"{type(exc).__name__}: {str(exc)[:300]}; re-export it from the editor") from exc
+    with _utf8_path(path, adapter) as readable:
+        if adapter == "cmx_3600":
+            result = _read_edl(readable, edl_rate, notes, shown=path)
+        else:
+            try:
+                result = otio.adapters.read_from_file(str(readable), adapter_name=adapter, **kwargs)
+            except Exception as exc:  # adapters raise anything: name it
+                raise TimelineError(f"timeline {path} could not be read by the {adapter} adapter: "
+                                    f"{type(exc).__name__}: {str(exc)[:300]}; re-export it from the editor") from exc
     timeline = _pick_timeline(result, path, timeline_name, notes)
+    _readable_names(timeline, notes)
     try:
         rate = _timeline_rate(timeline)
     except TimelineError as exc:
@@ -151,7 +156,44 @@ def read_timeline(path: str | os.PathLike, *, edl_rate: float | None = None,
     return TimelineSource(timeline, path, adapter, rate, tuple(notes), bundle)
 
 
-def _read_edl(path: Path, edl_rate, notes) -> otio.core.SerializableObject:
+@contextmanager
+def _utf8_path(path: Path, adapter: str) -> Iterator[Path]:
+    """``path`` made absolute; a name that is not valid UTF-8 (which OTIO cannot take) is read
+    through a symbolic link with a plain name in a temporary folder."""
+    path = path.absolute()
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        if adapter == "otiod":
+            raise TimelineError(f"timeline {path}: the folder name is not valid UTF-8, which OTIO cannot read; "
+                                "rename it") from None
+        with tempfile.TemporaryDirectory(prefix="melfoley-") as d:
+            link = Path(d) / f"edit{path.suffix.encode('ascii', 'replace').decode()}"
+            link.symlink_to(path)
+            yield link
+        return
+    yield path
+
+
+def _readable_names(tl: otio.schema.Timeline, notes: list[str]) -> None:
+    """Names and marker comments that are not valid UTF-8 (OTIO keeps the bytes, Python cannot read
+    them) are replaced by ``?`` placeholders, with a note, so nothing downstream trips on them."""
+    bad = 0
+    items = [tl, tl.tracks, *tl.tracks.find_children()]
+    for obj in items + [m for it in items for m in getattr(it, "markers", [])]:
+        for attr in ("name", "comment"):
+            if not hasattr(type(obj), attr):
+                continue
+            try:
+                getattr(obj, attr)
+            except (TypeError, UnicodeDecodeError):
+                setattr(obj, attr, "?")
+                bad += 1
+    if bad:
+        notes.append(f"{bad} name(s) in the edit are not valid UTF-8; shown as '?' (rename them in the editor)")
+
+
+def _read_edl(path: Path, edl_rate, notes, shown: Path | None = None) -> otio.core.SerializableObject:
     """EDLs carry no rate: use ``edl_rate``, else try 24, 25, 30, 50, 60 until the timecodes fit."""
     if edl_rate:
         try:
@@ -174,7 +216,7 @@ def _read_edl(path: Path, edl_rate, notes) -> otio.core.SerializableObject:
         if isinstance(tl, otio.schema.Timeline):
             _normalise_edl(tl, r)
         return tl
-    raise TimelineError(f"timeline {path} could not be read as a CMX 3600 EDL: {type(last).__name__}: "
+    raise TimelineError(f"timeline {shown or path} could not be read as a CMX 3600 EDL: {type(last).__name__}: "
                         f"{str(last)[:300]}; pass the edit's frame rate (--edl-rate) or re-export it")
 
 

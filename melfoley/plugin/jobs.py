@@ -30,6 +30,7 @@ from .timeline import PictureClip
 ENERGY_RATE = 100.0  # samples per second of energy curves built from breakpoints
 MIN_SEGMENT = 0.25  # seconds: shorter prompt ranges merge into their neighbour
 FALLBACK_CATID = "FOLYMisc"
+MAX_SEED = 2**31 - 1  # seeds of take 1; take k uses seed + k - 1
 #: per-take placement in metadata["melfoley"]: key -> (lowest, highest); applied at stem write
 PLACEMENT = {"gain_db": (-60.0, 24.0), "fade_in": (0.0, 10.0), "fade_out": (0.0, 10.0), "nudge": (-2.0, 2.0)}
 _MARKER = re.compile(r"^\s*(?:mel)?foley\s*:\s*(.+)$", re.IGNORECASE | re.DOTALL)
@@ -153,7 +154,13 @@ def _placement(clip, meta) -> dict:
 
 
 def marker_prompt(marker) -> str | None:
-    p = (marker.metadata or {}).get("prompt")
+    """The prompt a marker gives, or None; a marker whose ``metadata["melfoley"]`` is not a mapping
+    raises a :class:`MelfoleyError` naming it."""
+    meta = marker.metadata if marker.metadata is not None else {}
+    if not isinstance(meta, dict):
+        raise MelfoleyError(f"marker {marker.name!r}: metadata[\"melfoley\"] is {type(meta).__name__} "
+                            f"{str(meta)[:40]!r}, not a mapping; write it as {{\"prompt\": \"...\"}} or remove it")
+    p = meta.get("prompt")
     if isinstance(p, str) and p.strip():
         return p.strip()
     for text in (marker.name, marker.comment):
@@ -203,17 +210,26 @@ def build_job(clip: PictureClip, defaults: BatchDefaults) -> ClipJob:
         raise _bad(clip, "prompt", f"is {prompt!r}; it must be non-empty text")
     sources["prompt"] = "clip metadata" if "prompt" in meta else "command line"
     takes = _int(clip, meta, "takes", defaults.takes, 1, 64)
-    seed = _int(clip, meta, "seed", defaults.seed, 0, 2**31 - 1)
+    seed = _int(clip, meta, "seed", defaults.seed, 0, MAX_SEED)
+    if not 0 <= seed <= MAX_SEED or not 1 <= takes <= 64:  # the defaults (command line, panel)
+        raise MelfoleyError(f"seed {seed} / takes {takes}: the seed must be a whole number from 0 to {MAX_SEED} "
+                            "and takes from 1 to 64; fix --seed / --takes")
     engine = meta.get("engine", defaults.engine)
     if not isinstance(engine, str) or not engine:
         raise _bad(clip, "engine", f"is {engine!r}; name an engine such as 'embedded'")
     energy = energy_curve(meta.get("energy"), clip)
     ranges: list[tuple[Fraction, Fraction, str]] = []
     for m in clip.markers:
-        p = marker_prompt(m)
+        try:
+            p = marker_prompt(m)
+        except MelfoleyError as exc:
+            raise MelfoleyError(f"clip {clip.clip_id} '{clip.name}': {exc}") from None
         if p:
             ranges.append((m.record_start - clip.record_offset, m.record_end - clip.record_offset, p))
             sources.setdefault("segments", "markers")
+    if not isinstance(meta.get("prompts", []) or [], list):
+        raise _bad(clip, "prompts", f"is {meta['prompts']!r}; it must be a list of "
+                   "{\"start\": s, \"end\": s, \"prompt\": text} entries")
     for i, r in enumerate(meta.get("prompts", []) or []):
         try:
             ranges.append((Fraction(str(r["start"])), Fraction(str(r["end"])), str(r["prompt"]).strip()))
@@ -221,7 +237,10 @@ def build_job(clip: PictureClip, defaults: BatchDefaults) -> ClipJob:
             raise _bad(clip, "prompts", f"entry {i} needs numeric 'start', 'end' and a 'prompt' ({exc})") from exc
         sources["segments"] = "clip metadata"
     ranges = [(a, b, p) for a, b, p in ranges if b > a and p]
-    event = event_for(prompt.strip(), meta.get("event"))
+    label = meta.get("event")
+    if label is not None and (not isinstance(label, str) or not label.strip()):
+        raise _bad(clip, "event", f"is {label!r}; it must be an event label such as 'footsteps_gravel'")
+    event = event_for(prompt.strip(), label)
     return ClipJob(clip, prompt.strip(), takes, seed, engine, event, energy,
                    build_segments(clip, prompt.strip(), ranges), sources, defaults.loudness, defaults.handles,
                    placement=_placement(clip, meta))

@@ -110,9 +110,14 @@ def build_output_timeline(src: TimelineSource, placements: list[Placement], *, c
                 track.append(stem_clip(p, rate, gs))
                 cursor = start + p.clip.record.duration.rescaled_to(rate)
             tl.tracks.append(track)
-    tl.metadata["melfoley"] = {"version": __version__, "source_timeline": str(src.path), "complete": complete,
+    tl.metadata["melfoley"] = {"version": __version__, "source_timeline": _text(str(src.path)), "complete": complete,
                                "stems": len(placements), **({"report": report} if report else {})}
     return tl
+
+
+def _text(s: str) -> str:
+    """Text OTIO can store: a file name that is not valid UTF-8 keeps its odd bytes as escapes."""
+    return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _absolute_pictures(tl: otio.schema.Timeline, src: TimelineSource, used: dict) -> None:

@@ -152,6 +152,7 @@ class DebugEngine(Engine):
     """Weightless engine: motion timing + fixed codes -> control; shaped noise -> audio."""
 
     name = "debug"
+    OPTIONS: dict = {}  # weightless and fixed: it takes no options (an --engine-opt for it is refused)
     mel = "hifigan22k"
     sample_rate = 22050
     picture_size = PICTURE_SIZE

@@ -33,9 +33,9 @@ def run(args) -> int:
     if args.png:
         print(f"plot        {plot_decomposition(logmel.numpy(), control, args.png, title=Path(args.audio).name)}")
     if args.json:
+        from ..atomic import atomic_text
+
         out = Path(args.json)
-        tmp = out.with_name(out.name + ".part")
-        tmp.write_text(control.to_json())
-        tmp.replace(out)
+        atomic_text(out, control.to_json())  # verified, and the previous file survives a failed write
         print(f"control     {out}")
     return 0

@@ -100,6 +100,37 @@ def _engine_flags(args) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _check_options(engine: str, pairs) -> None:
+    """Type the engine options now (unknown keys, wrong types), before any clip runs."""
+    from ...core.engine import engine_options
+
+    engine_options(engine, dict(pairs))
+
+
+TIMELINE_SUFFIXES = (".otio", ".otioz", ".otiod", ".xml", ".edl", ".aaf", ".fcpxml")
+
+
+def _check_out_dir(out) -> None:
+    """-o names a folder that exists or can be made, and that can be written to."""
+    import tempfile
+
+    from ...core.errors import MelfoleyError
+
+    if out.exists() and not out.is_dir():
+        raise MelfoleyError(f"-o {out} is a file; -o names the output folder (stems go to OUT/stems and the "
+                            "timeline to OUT/<edit>.foley.otio): choose a folder")
+    if not out.exists() and out.suffix.lower() in TIMELINE_SUFFIXES:
+        raise MelfoleyError(f"-o {out} looks like a timeline file, but -o names the output folder; use "
+                            f"-o {out.with_suffix('')} (the timeline is written inside it as <edit>.foley"
+                            f"{out.suffix.lower()}; choose the format with --format)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as exc:
+        raise MelfoleyError(f"cannot write to the output folder {out} ({exc.strerror or exc}); choose a "
+                            "folder you can write to") from None
+
+
 def _loudness(value):
     from ...core.levels import CEILING_DBTP, check_target
 
@@ -120,10 +151,15 @@ def run(args) -> int:
     from ..batch import BatchConfig, BatchRunner
     from ..jobs import BatchDefaults
 
-    if not 1 <= args.takes <= 64:
-        from ...core.errors import MelfoleyError
+    from ...core.errors import MelfoleyError
+    from ..jobs import MAX_SEED
 
+    if not 1 <= args.takes <= 64:
         raise MelfoleyError(f"--takes {args.takes}: choose 1 to 64")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise MelfoleyError(f"--seed {args.seed}: choose a whole number from 0 to {MAX_SEED}")
+    _check_options(args.engine, _options(args.engine_opt) + _engine_flags(args))
+    _check_out_dir(Path(args.out))
     cfg = BatchConfig(
         timeline=Path(args.timeline), out_dir=Path(args.out),
         defaults=BatchDefaults(prompt=args.prompt, takes=args.takes, seed=args.seed, engine=args.engine,

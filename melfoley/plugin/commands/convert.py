@@ -33,8 +33,15 @@ def run(args) -> int:
             unet_config = json.loads(Path(args.unet_config).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise WeightsError(f"--unet-config {args.unet_config} cannot be read as JSON ({exc})") from exc
-    written = convert_checkpoint(args.checkpoint, args.out_dir, unet_config=unet_config,
-                                 text_dim=args.text_dim, adapter_heads=args.adapter_heads)
+    try:
+        written = convert_checkpoint(args.checkpoint, args.out_dir, unet_config=unet_config,
+                                     text_dim=args.text_dim, adapter_heads=args.adapter_heads)
+    except KeyError as exc:  # a part is there but some of its tensors are not
+        raise WeightsError(f"{args.checkpoint} is incomplete: tensor {exc} of a part it holds is missing (a partial "
+                           "or truncated checkpoint?); re-download or re-export the whole checkpoint") from None
+    except (ValueError, RuntimeError) as exc:  # tensors of the wrong shape or type
+        raise WeightsError(f"{args.checkpoint} does not match melfoley's models ({type(exc).__name__}: "
+                           f"{str(exc)[:200]}); check it is the authors' Mel-QCD checkpoint") from None
     for part, folder in written.items():
         print(f"{part:<11} {folder}")
     return 0
