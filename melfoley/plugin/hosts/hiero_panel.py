@@ -28,6 +28,7 @@ PANEL_ID = "org.melfoley.FoleyPanel"
 TITLE = "melfoley Foley"
 ENGINES = ("embedded", "debug", "paper")
 RECORD: str | None = None  # the install record, set by entry()
+_KEEP: list = []  # panels handed to Hiero's window manager stay referenced from Python
 
 
 def active_sequence():
@@ -257,6 +258,7 @@ def entry(host_globals: dict, record: str):
         import hiero.ui
 
         widget = HieroFoleyPanel()
+        _KEEP.append(widget)
         hiero.ui.windowManager().addWindow(widget)
         return widget
     factory = "__import__('melfoley_hosts.hiero_panel', fromlist=['HieroFoleyPanel']).HieroFoleyPanel"
