@@ -305,3 +305,14 @@ def test_cancel_stops_the_child_and_writes_nothing_back(sequence, host_window, q
     qtbot.waitUntil(lambda: _finished(panel), timeout=60_000)
     assert panel.last_result["interrupted"] and panel.status.text().startswith("stopped")
     assert sequence.audio == [] and panel.run_button.isEnabled()
+
+
+def test_hiero_without_nuke_adds_the_panel_to_its_window_manager(sequence, tmp_path, qapp):
+    from melfoley.plugin.hosts import hiero_panel
+
+    added = []
+    sys.modules["hiero.ui"].windowManager = lambda: types.SimpleNamespace(addWindow=added.append)
+    record = install.install("hiero", home=tmp_path / "home", platform="linux").record
+    widget = hiero_panel.entry({}, str(record))  # no nukescripts here: Hiero's own window manager
+    assert added == [widget] and isinstance(widget, hiero_panel.HieroFoleyPanel)
+    assert "Reel 2" in widget.sequence_label.text() and widget.record == str(record)
