@@ -106,3 +106,12 @@ def test_hiero_entry_registers_a_dockable_panel_without_melfoley_imports(tmp_pat
     res = subprocess.run([sys.executable, "-c", "import runpy, sys\n" + check], capture_output=True, text=True,
                          timeout=60)
     assert "PANEL HieroFoleyPanel melfoley Foley org.melfoley.FoleyPanel" in res.stdout, res.stderr
+
+
+def test_host_run_answers_a_bad_edit_with_one_json_result(tmp_path, capsys):
+    assert main(["host", "run", str(tmp_path / "missing.otio"), "-o", str(tmp_path / "out")]) == 2
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(line)
+    assert result["event"] == "result" and not result["ok"] and "not found" in result["error"]
+    assert main(["host", "run", str(tmp_path / "missing.otio"), "-o", str(tmp_path / "out"), "--takes", "0"]) == 2
+    assert "choose 1 to 64" in json.loads(capsys.readouterr().out)["error"]
