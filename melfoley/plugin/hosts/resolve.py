@@ -140,6 +140,13 @@ def entry(host_globals: dict, record: str) -> None:
         resolve = host_globals["app"].GetResolve()
     if resolve is None and host_globals.get("bmd") is not None:
         resolve = host_globals["bmd"].scriptapp("Resolve")
+    if resolve is None:
+        try:  # run from outside the Scripts menu: Resolve's own module, if its path is set up
+            import DaVinciResolveScript
+
+            resolve = DaVinciResolveScript.scriptapp("Resolve")
+        except ImportError:
+            pass
     try:
         foley_current_timeline(resolve, record)
     except BridgeError as exc:
