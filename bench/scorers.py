@@ -121,21 +121,28 @@ class SyncTally:
     quiet_n: int = 0
     quiet_by: dict = field(default_factory=dict)  # what -> [sum sq, n]
     noise_rms: list[float] = field(default_factory=list)  # 50 ms RMS away from events
+    late: list[bool] = field(default_factory=list)  # late contacts heard or not
+    hits_by: dict = field(default_factory=dict)  # what -> onsets inside that no-touch span (guards left out)
 
-    def add(self, y: np.ndarray, sr: int, contacts, quiet) -> dict:
+    def add(self, y: np.ndarray, sr: int, contacts, quiet, late_from: int | None = None) -> dict:
+        """Score one stem; ``late_from``: contacts from this index on are also tallied as late (quiet) ones."""
         y = np.asarray(y, np.float64)
         contacts = list(contacts)
         onsets = detect_onsets(y, sr)
         errs, tp, _, fn = match_onsets(onsets, contacts, tol=TOL_S)
-        matched_pred = set()
-        for c in contacts:  # which predictions match_onsets used (same greedy rule)
+        matched_pred, hit = set(), []
+        for c in contacts:  # which predictions match_onsets used (same greedy rule), and which contacts got one
             d = np.abs(onsets - c)
+            got = False
             for i in np.argsort(d, kind="stable"):
                 if d[i] > TOL_S:
                     break
                 if int(i) not in matched_pred:
                     matched_pred.add(int(i))
+                    got = True
                     break
+            hit.append(got)
+        self.late += hit[late_from:] if late_from is not None else []
         rest = [t for i, t in enumerate(onsets) if i not in matched_pred]
         inner = [t for t in rest if _near(t, contacts, 0.0, INNER_S)]
         false = [t for t in rest if not _near(t, contacts, 0.0, INNER_S)]
@@ -149,6 +156,8 @@ class SyncTally:
         self.free_s += max(0.0, dur - near)
         for a, b, what in quiet:
             m = _span_mask(y.shape[0], sr, [(a, b)], contacts)
+            inside = [t for t in onsets if 0 <= int(t * sr) < m.shape[0] and m[int(t * sr)]]
+            self.hits_by[what] = self.hits_by.get(what, 0) + len(inside)
             s = self.quiet_by.setdefault(what, [0.0, 0])
             s[0] += float(np.sum(y[m] ** 2))
             s[1] += int(m.sum())
@@ -165,6 +174,9 @@ class SyncTally:
     # ------------------------------------------------------------------ figures
     def recall(self) -> float:
         return self.matched / self.contacts if self.contacts else float("nan")
+
+    def late_recall(self) -> float:
+        return float(np.mean(self.late)) if self.late else float("nan")
 
     def median_ms(self) -> float:
         return float(np.median(np.abs(self.errors)) * 1000) if self.errors else float("nan")

@@ -29,8 +29,8 @@ def test_onsets_of_quiet_late_bounces_are_found_on_time():
     times = [0.5, 1.2, 1.7, 2.05, 2.3, 2.48, 2.6]  # restitution-like gaps, each hit 6 dB quieter
     y = _bursts(times, [0.5 * 0.5 ** k for k in range(7)])
     tally = scorers.SyncTally()
-    got = tally.add(y, SR, times, [(0.0, 0.5, "before first contact"), (2.6, 4.0, "rest")])
-    assert got["matched"] == 7 and got["false"] == 0
+    got = tally.add(y, SR, times, [(0.0, 0.5, "before first contact"), (2.6, 4.0, "rest")], late_from=4)
+    assert got["matched"] == 7 and got["false"] == 0 and tally.late_recall() == 1.0
     assert tally.median_ms() < 5.0
     assert tally.quiet_dbfs() == float("-inf")  # digital silence where nothing touches
 
@@ -42,8 +42,8 @@ def test_a_noise_bed_is_false_hits_and_a_loud_floor():
                                                      ).repeat(2400)[: int(4 * SR)]
     y = _bursts(times, [0.5, 0.5]) + bed
     tally = scorers.SyncTally()
-    got = tally.add(y, SR, times, [(0.0, 0.6, "before first contact"), (2.2, 4.0, "rest")])
-    assert got["matched"] == 2
+    got = tally.add(y, SR, times, [(0.0, 0.6, "before first contact"), (0.7, 2.1, "slide"), (2.2, 4.0, "rest")])
+    assert got["matched"] == 2 and tally.hits_by["slide"] >= 1
     assert got["false"] >= 3 and tally.false_per_min() > 30
     assert -42 < tally.quiet_dbfs() < -25 and -50 < tally.noise_floor_dbfs() < -30
 
@@ -53,7 +53,9 @@ def test_inner_onsets_of_an_event_are_not_false_hits():
     tally = scorers.SyncTally()
     got = tally.add(y, SR, [1.0], [(0.0, 1.0, "before first contact")])
     assert got["matched"] == 1 and got["inner"] == 2 and got["false"] == 0
-    assert scorers.SyncTally().add(_bursts([1.0, 1.6], [0.5, 0.5]), SR, [1.0], [])["false"] == 1
+    missed = scorers.SyncTally()
+    assert missed.add(_bursts([1.0, 1.6], [0.5, 0.5]), SR, [1.0], [(1.0, 4.0, "rest")])["false"] == 1
+    assert missed.hits_by["rest"] == 1  # 0.6 s after the contact, past its 0.5 s guard
 
 
 def test_quick_run_on_debug_prints_the_table(tmp_path, capsys, monkeypatch):
