@@ -18,6 +18,7 @@ import shutil
 from fractions import Fraction
 from pathlib import Path
 
+import opentimelineio as otio
 import pytest
 
 from melfoley.plugin.hosts import install, resolve
@@ -166,6 +167,11 @@ def resolve_setup(tmp_path, monkeypatch):
              clip("two", media, 20, 15, RATE, media_frames=75, meta={"takes": 2, "prompt": "door slam"}),
              clip("lost", tmp_path / "gone.mp4", 0, 10, RATE)]
     src = edit(tmp_path / "resolve_export.otio", [items], RATE, start_frames=START, name="Reel 1")
+    tl = otio.adapters.read_from_file(str(src))  # the artist's own audio track, named like ours
+    own = otio.schema.Track(name="FOLEY room tone", kind=otio.schema.TrackKind.Audio)
+    own.append(clip("room tone", media, 0, 40, RATE, media_frames=75))
+    tl.tracks.append(own)
+    otio.adapters.write_to_file(tl, str(src))
     monkeypatch.setenv("MELFOLEY_HOST_OUT", str(tmp_path / "jobs"))
     record = install.install("resolve", home=tmp_path / "home", platform="linux").record
     timeline = Timeline("Reel 1", src)
@@ -190,7 +196,7 @@ def test_round_trip_places_every_stem_at_its_record_frame(resolve_setup):
     assert [f["name"] for f in result["failed"]] == ["lost"]
     assert any("FAILED" in s and "lost" in s and "media not found" in s for s in said)
     appended = [i for c in pool.calls if c[0] == "AppendToTimeline" for i in c[1]]
-    assert len(appended) == 3  # one, two take 1, two take 2
+    assert len(appended) == 3  # one, two take 1, two take 2 (the artist's "FOLEY room tone" is left alone)
     by_stem = {Path(i["mediaPoolItem"].path).name: i for i in appended}
     for name, info in by_stem.items():
         side = json.loads(Path(info["mediaPoolItem"].path).with_suffix(".json").read_text())

@@ -206,7 +206,7 @@ def _reference(clip: dict) -> dict:
 
 
 def read_foley_edit(path: str | os.PathLike) -> FoleyEdit:
-    """The ``FOLEY ...`` audio tracks of melfoley's output edit, placed in timeline frames."""
+    """The ``FOLEY ...`` audio tracks melfoley added to its output edit, placed in timeline frames."""
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -215,7 +215,8 @@ def read_foley_edit(path: str | os.PathLike) -> FoleyEdit:
     rate = float(gs["rate"]) if gs else None
     tracks = []
     for tr in doc["tracks"]["children"]:
-        if tr.get("kind") != "Audio" or not str(tr.get("name", "")).startswith(TRACK_PREFIX):
+        ours = "melfoley" in (tr.get("metadata") or {})  # not an artist's own track that happens to be "FOLEY ..."
+        if tr.get("kind") != "Audio" or not ours or not str(tr.get("name", "")).startswith(TRACK_PREFIX):
             continue
         items, pos = [], 0
         for child in tr.get("children", []):
