@@ -106,12 +106,15 @@ def test_bad_file_restart_and_changed_file(tmp_path, media, capsys):
     assert (job_dir(good) / LOG_FILE).read_text().count("job reel.otio") == 3
 
 
-def test_edl_and_aaf_come_back_in_their_format_family(tmp_path, media, corpus, capsys):
-    """An EDL (clips relinked by name under --media-root) gets EDLs back, one per Foley track; an AAF,
-    which melfoley cannot write, gets FCP7 XML (the corpus AAF's media is not here: every clip of it
-    fails with its reason in the job's log, and the exit status says so)."""
+def test_edl_fcpxml_and_aaf_come_back_in_their_format_family(tmp_path, media, corpus, capsys):
+    """An EDL (clips relinked by name under --media-root) gets EDLs back, one per Foley track; FCPXML
+    and AAF, which melfoley cannot write, get FCP7 XML (the corpus AAF's media is not here: every clip
+    of it fails with its reason in the job's log, and the exit status says so)."""
     drop = tmp_path / "drop"
     drop.mkdir()
+    fcpxml = otio.adapters.write_to_string(otio.adapters.read_from_file(str(_otio_edit(tmp_path / "fx.otio", media))),
+                                           "fcpx_xml")
+    (drop / "fx.fcpxml").write_text(fcpxml)
     (drop / "cut.edl").write_text("TITLE: cut\nFCM: NON-DROP FRAME\n\n"
                                   "001  shot     V     C        00:00:00:10 00:00:02:10 01:00:00:00 01:00:02:00\n"
                                   "* FROM CLIP NAME:  shot\n")
@@ -127,6 +130,10 @@ def test_edl_and_aaf_come_back_in_their_format_family(tmp_path, media, corpus, c
     (stem_clip,) = track.find_clips()
     assert back.global_start.to_seconds() + stem_clip.range_in_parent().start_time.to_seconds() == 3600.0
     assert stem_clip.range_in_parent().duration.to_frames() == 50
+    fx = read_timeline(job_dir(drop / "fx.fcpxml") / "fx.foley.xml")
+    placed = sorted((c.range_in_parent().start_time.to_frames(), c.range_in_parent().duration.to_frames())
+                    for t in fx.timeline.audio_tracks() for c in t.find_clips())
+    assert placed == [(0, 20), (25, 15)]  # FCPXML in, FCP7 XML out, stems at the clips' record frames
     aaf_out = job_dir(drop / aaf.name)
     assert (aaf_out / "misc_speed_effects.foley.xml").exists()
     doc = json.loads((aaf_out / JOB_FILE).read_text())
