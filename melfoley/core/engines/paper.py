@@ -76,7 +76,10 @@ class PaperEngine(Engine):
     picture_size = 224
     picture_fps = FPS
 
-    def __init__(self, weights: str | Path | None = None, device=None, dtype=None, *, scheduler: str = "dpm++",
+    OPTIONS = {"weights": Path, "device": str, "dtype": str, "fallback": bool, "scheduler": str, "steps": int,
+               "guidance": float, "batch": int}
+
+    def __init__(self, weights: str | Path | None = None, device=None, dtype=None, *, scheduler: str | None = None,
                  steps: int | None = None, guidance: float = 7.5, batch: int = 8):
         if not weights:
             weights = default_weights_dir()
@@ -100,12 +103,15 @@ class PaperEngine(Engine):
         self.pipe = load_pipeline(root, device=self.device, dtype=self.dtype)
         self.v2x = load_v2x(root, device=self.device, dtype=self.dtype) if (root / "v2x").is_dir() else None
         self._visual = self._clip_image = None
-        self.scheduler, self.steps, self.guidance, self.batch = scheduler, steps, float(guidance), int(batch)
+        self.features = check_v2x_features(root) if self.v2x is not None else {}
+        self.weights_id = _folder_id(root)
+        self.scheduler = scheduler or self.pipe.default_scheduler  # the weights folder's scheduler by default
+        self.steps, self.guidance, self.batch = steps, float(guidance), int(batch)
 
     # ------------------------------------------------------------------ parts
     def describe(self) -> dict:
         parts = sorted(p.name for p in self.root.iterdir() if p.is_dir())
-        return {"engine": self.name, "weights": str(self.root), "weights_id": _folder_id(self.root),
+        return {"engine": self.name, "weights": str(self.root), "weights_id": self.weights_id,
                 "parts": parts, "scheduler": self.scheduler, "steps": self.steps, "guidance": self.guidance,
                 "dtype": str(self.dtype).replace("torch.", ""), "bandwidth_hz": 8000}
 
@@ -119,9 +125,13 @@ class PaperEngine(Engine):
     def clip_image_encoder(self):
         """CLIP vision model for the inversion adapter, or None when the folder has none."""
         if self._clip_image is None and self.pipe.adapter is not None and (self.root / "image_encoder").is_dir():
-            from ..paper.encoders import TransformersFrameEncoder
+            from ..errors import WeightsError
+            from ..paper.encoders import ClipImageEncoder
 
-            enc = TransformersFrameEncoder(self.root / "image_encoder", self.pipe.adapter.config.input_dim)
+            enc = ClipImageEncoder(self.root / "image_encoder")  # CLIP's own resize, centre crop, mean/std
+            if enc.out_dim != self.pipe.adapter.config.input_dim:
+                raise WeightsError(f"{self.root / 'image_encoder'} gives {enc.out_dim}-d embeddings but the adapter "
+                                   f"takes {self.pipe.adapter.config.input_dim}-d; use the CLIP model it was trained with")
             self._clip_image = enc.to(self.device, self.dtype)
         return self._clip_image
 
@@ -215,14 +225,39 @@ def _fit_control(control: QCDControl, frames: int) -> QCDControl:
 
 
 def _folder_id(root: Path) -> str:
-    """A cheap identity of a weights folder: names and sizes of its files (hashing GBs is too slow)."""
-    import hashlib
+    """The weights' identity: a hash of the files' content (each file hashed once, cached by path, size, mtime)."""
+    from ..paper.weights import content_id
 
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(f"{p.relative_to(root)}:{p.stat().st_size}".encode())
-    return h.hexdigest()[:16]
+    return content_id(root)
+
+
+def check_v2x_features(root: Path) -> dict:
+    """What V2X was trained on (``v2x/features.json``), refused when the folder's frame encoder differs.
+
+    The spec's V2X reads Synchformer features over 16-frame windows; melfoley cannot compute those,
+    so a V2X trained on them (the authors' weights) is refused, and one trained by
+    ``melfoley train v2x`` must be served with the very encoder its dataset used. Without the
+    file (older folders) nothing is known and nothing is checked.
+    """
+    import json
+
+    from ..errors import WeightsError
+    from ..paper.weights import content_id
+
+    meta_path = root / "v2x" / "features.json"
+    if not meta_path.exists():
+        return {}
+    meta = json.loads(meta_path.read_text())
+    if meta.get("kind") not in ("efficientnet-lite0", "transformers"):
+        raise WeightsError(f"{root / 'v2x'} was trained on {meta.get('kind')!r} features, which melfoley cannot "
+                           "compute from frames; retrain V2X on your own encoder with `melfoley train v2x` "
+                           "(docs/paper_tier.md)")
+    enc = root / "visual_encoder"
+    have = content_id(enc) if enc.is_dir() else "missing"
+    if meta.get("visual_encoder") and have != meta["visual_encoder"]:
+        raise WeightsError(f"{root / 'v2x'} was trained on features of the visual encoder {meta['visual_encoder']} but "
+                           f"{enc} is {have}; put the encoder folder the V2X dataset was built with in visual_encoder/")
+    return meta
 
 
 def _factory(weights=None, device=None, dtype=None, fallback=False, **options):

@@ -64,6 +64,10 @@ class WindowJob:
     frames: int  # valid frames (<= window length; the tail is padded with silence)
 
 
+#: diffusers class name -> our scheduler name (for a saved scheduler_config.json)
+SCHEDULER_CLASSES = {"DPMSolverMultistepScheduler": "dpm++", "PNDMScheduler": "pndm"}
+
+
 def make_scheduler(name: str, config: dict | None = None):
     from diffusers import DPMSolverMultistepScheduler, PNDMScheduler
 
@@ -83,6 +87,8 @@ class MelQCDPipeline:
         self.vae, self.text_encoder, self.tokenizer = vae, text_encoder, tokenizer
         self.unet, self.controlnet, self.vocoder, self.adapter = unet, controlnet, vocoder, adapter
         self.scheduler_config = dict(scheduler_config or {})
+        #: the scheduler a saved scheduler_config.json names (DPM-Solver++ when none does)
+        self.default_scheduler = SCHEDULER_CLASSES.get(self.scheduler_config.get("_class_name", ""), "dpm++")
         self.config = config
         self._interrupt = False
         hop = vocoder.config.hop
@@ -124,6 +130,19 @@ class MelQCDPipeline:
     def interrupt(self) -> None:
         """Stop the running call after its current step (safe to call from another thread)."""
         self._interrupt = True
+
+    @staticmethod
+    def clip_generators(generator, n: int) -> list:
+        """One generator per clip. A single generator seeded s stands for seeds s, s + 1, ... (clip k gets
+        s + k), so a clip's noise never depends on what else is in the call; None draws fresh seeds."""
+        if isinstance(generator, (list, tuple)):
+            return list(generator)
+        if generator is None:
+            return [torch.Generator().manual_seed(int(torch.randint(0, 2**62, ()))) for _ in range(n)]
+        if n == 1:
+            return [generator]
+        seed = generator.initial_seed()
+        return [torch.Generator().manual_seed(seed + k) for k in range(n)]
 
     # ------------------------------------------------------------------ stages
     def check_inputs(self, controls, prompts, image_embeds, guidance_scale, steps):
@@ -224,7 +243,7 @@ class MelQCDPipeline:
         *,
         image_embeds: torch.Tensor | None = None,
         negative_prompt: str = "",
-        scheduler: str = "dpm++",
+        scheduler: str | None = None,
         num_inference_steps: int | None = None,
         guidance_scale: float = 7.5,
         controlnet_scale: float = 1.0,
@@ -232,11 +251,12 @@ class MelQCDPipeline:
         callback: StepCallback | None = None,
         batch_size: int = 8,
     ) -> MelQCDOutput:
+        scheduler = scheduler or self.default_scheduler
         steps = num_inference_steps or SCHEDULERS.get(scheduler, 25)
         # 1. check inputs
         controls, prompts = self.check_inputs(controls, prompts, image_embeds, guidance_scale, steps)
         self._interrupt = False
-        gens = list(generator) if isinstance(generator, (list, tuple)) else [generator] * len(controls)
+        gens = self.clip_generators(generator, len(controls))
         if len(gens) != len(controls):
             raise MelfoleyError(f"{len(gens)} generators for {len(controls)} clips")
         # 2. plan windows

@@ -227,8 +227,9 @@ def _read_index(root: Path) -> dict:
         raise WeightsError(f"{p} is not valid JSON ({exc}); fix or delete it") from exc
 
 
-def save_pipeline(pipe: MelQCDPipeline, root: str | Path, *, v2x=None) -> Path:
-    """Write every part of ``pipe`` (and optionally a V2X predictor) to ``root`` in the layout above."""
+def save_pipeline(pipe: MelQCDPipeline, root: str | Path, *, v2x=None, scheduler: str | None = None) -> Path:
+    """Write every part of ``pipe`` (and optionally a V2X predictor) to ``root`` in the layout above;
+    ``scheduler`` ("dpm++" or "pndm", default: the pipeline's) is written as the folder's scheduler."""
     from safetensors.torch import save_file
 
     root = Path(root)
@@ -243,11 +244,11 @@ def save_pipeline(pipe: MelQCDPipeline, root: str | Path, *, v2x=None) -> Path:
     voc.mkdir(exist_ok=True)
     (voc / "config.json").write_text(json.dumps(pipe.vocoder.config.to_json_dict(), indent=2))
     save_file({k: v.detach().contiguous().cpu() for k, v in pipe.vocoder.state_dict().items()}, voc / VOCODER_WEIGHTS)
-    (root / "scheduler").mkdir(exist_ok=True)
-    from .pipeline import SD_SCHEDULER_CONFIG
+    from .pipeline import make_scheduler
 
-    sched = {"_class_name": "PNDMScheduler", **SD_SCHEDULER_CONFIG, **pipe.scheduler_config}
-    (root / "scheduler" / "scheduler_config.json").write_text(json.dumps(sched, indent=2))
+    # the scheduler the pipeline runs by default, saved by diffusers itself: class name and settings are true
+    cfg = {k: v for k, v in pipe.scheduler_config.items() if not k.startswith("_")}
+    make_scheduler(scheduler or pipe.default_scheduler, cfg).save_config(root / "scheduler")
     index = {"_class_name": "MelQCDPipeline", "pipeline": pipe.config.to_dict(),
              "parts": sorted(p.name for p in root.iterdir() if p.is_dir())}
     (root / "model_index.json").write_text(json.dumps(index, indent=2))

@@ -1,0 +1,278 @@
+"""The three trainable parts of the paper tier: what is built, frozen, optimised, validated and saved.
+
+- ``v2x``: :class:`V2XPredictor` on the dataset's frozen visual features; the spec's loss
+  (focal per code head + MSE(E) + MSE(D)); validation reports the loss parts and code accuracy.
+- ``controlnet``: the spec's ControlNet initialised from the base UNet
+  (:meth:`MelQCDControlNetModel.from_unet_melqcd`: encoder + middle copied, zero convs, zero
+  last hint conv); frozen VAE, text encoder and UNet; eps-MSE on the latents of the clip's
+  mel image, the control entering through the VAE encoder's moments; optionally the
+  inversion adapter jointly (``train_adapter``).
+- ``adapter``: the inversion adapter alone, over a frozen trained ControlNet.
+Noise, timesteps, latent samples and caption dropout are drawn per clip from a generator
+seeded by (seed, micro-step, clip index), so a run's numbers depend on neither the number of
+processes nor an interruption (``--resume``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import MelfoleyError, WeightsError
+
+
+def clip_generator(seed: int, step: int, index: int) -> torch.Generator:
+    return torch.Generator().manual_seed((seed * 1_000_003 + step * 10_007 + index) % (2**63))
+
+
+class V2XPart:
+    name = "v2x"
+    trained = ("v2x",)
+
+    def __init__(self, cfg, dataset, device):
+        from .v2x import V2XPredictor
+
+        feat_dim = int(dataset[0]["features"].shape[-1])
+        self.cfg, self.device = cfg, device
+        self.model = V2XPredictor(**{"feature_dim": feat_dim, **cfg.model})
+        if self.model.config.feature_dim != feat_dim:
+            raise MelfoleyError(f"the dataset's features are {feat_dim}-d but model.feature_dim is "
+                                f"{self.model.config.feature_dim}; drop the override")
+        self.model.train()
+
+    def trainable(self):
+        return self.model
+
+    def loss(self, model, batch, step: int) -> dict:
+        from .v2x import v2x_loss
+
+        out = model(batch["features"].to(self.device))
+        return v2x_loss(out, batch["codes"].to(self.device), batch["energy"].to(self.device),
+                        batch["spread"].to(self.device))
+
+    def save(self, model, out: Path, dataset_root: Path) -> None:
+        from .weights import content_id
+
+        model.save_pretrained(out / "v2x")
+        manifest = json.loads((dataset_root / "manifest.json").read_text())
+        enc = manifest["config"].get("visual_encoder") or ""
+        ve = out / "visual_encoder"
+        if enc:
+            _link(Path(enc), ve)
+        else:
+            ve.mkdir(exist_ok=True)
+            (ve / "encoder.json").write_text(json.dumps({"kind": "efficientnet-lite0", "out_dim": 1280}))
+        (out / "v2x" / "features.json").write_text(json.dumps(
+            {"visual_encoder": content_id(ve), **json.loads((ve / "encoder.json").read_text()),
+             "fps": 25.0, "dataset": str(dataset_root)}, indent=1))
+
+
+class DiffusionPart:
+    """ControlNet (+ adapter) or adapter alone over the frozen base model."""
+
+    def __init__(self, cfg, dataset, device, weight_dtype):
+        from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+        from transformers import CLIPTextModel, CLIPTokenizer
+
+        from .adapter import InversionAdapter
+        from .controlnet import MelQCDControlNetModel
+        from .pipeline import SD_SCHEDULER_CONFIG
+
+        base = Path(cfg.base)
+        self.cfg, self.device, self.wdtype = cfg, device, weight_dtype
+        try:
+            self.vae = AutoencoderKL.from_pretrained(base / "vae", local_files_only=True)
+            self.unet = UNet2DConditionModel.from_pretrained(base / "unet", local_files_only=True)
+            self.text_encoder = CLIPTextModel.from_pretrained(base / "text_encoder", local_files_only=True)
+            self.tokenizer = CLIPTokenizer.from_pretrained(base / "tokenizer", local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise WeightsError(f"base model in {base} is incomplete ({str(exc)[:200]}); run `melfoley paper check "
+                               f"{base}` to see what is missing") from exc
+        self.noise = DDPMScheduler.from_config(SD_SCHEDULER_CONFIG)
+        with_adapter = self.name == "adapter" or cfg.train_adapter
+        if with_adapter and "clip" not in dataset[0]:
+            raise MelfoleyError(f"{cfg.dataset} holds no CLIP image embeddings; rebuild it with --clip-encoder DIR "
+                                "to train the inversion adapter")
+        self.adapter = None
+        if with_adapter:
+            text_dim = self.text_encoder.config.hidden_size
+            clip_dim = int(dataset[0]["clip"].shape[-1])
+            adapter_dir = base / "adapter"
+            if adapter_dir.is_dir():
+                self.adapter = InversionAdapter.from_pretrained(adapter_dir, local_files_only=True)
+            else:
+                heads = max(1, clip_dim // 64)
+                self.adapter = InversionAdapter(input_dim=clip_dim, num_heads=heads, mlp_dim=4 * clip_dim,
+                                                hidden_dim=4 * clip_dim, text_dim=text_dim, **cfg.model)
+        if self.name == "adapter":
+            src = Path(cfg.init or cfg.base) / "controlnet"
+            if not src.is_dir():
+                raise WeightsError(f"training the adapter needs a trained ControlNet: {src} does not exist; set "
+                                   "`init` to the output folder of `melfoley train controlnet`")
+            self.controlnet = MelQCDControlNetModel.from_pretrained(src, local_files_only=True)
+        else:
+            self.controlnet = MelQCDControlNetModel.from_unet_melqcd(self.unet)
+        frozen = [self.vae, self.text_encoder, self.unet] + ([self.controlnet] if self.name == "adapter" else [])
+        for m in frozen:
+            m.requires_grad_(False).eval().to(device, weight_dtype)
+        if cfg.gradient_checkpointing:
+            self.unet.enable_gradient_checkpointing()
+            self.controlnet.enable_gradient_checkpointing()
+        self.uncond = None
+
+    # ------------------------------------------------------------------ pieces
+    def text_states(self, adapter, labels: list[str], clip, gens) -> torch.Tensor:
+        from .adapter import inversion_prompt, placeholder_token_id, replaced_token_embeddings
+
+        keep = [float(torch.rand((), generator=g)) >= self.cfg.caption_dropout for g in gens]
+        prompts = [lab if k else "" for lab, k in zip(labels, keep)]
+        if adapter is not None:
+            prompts = [inversion_prompt(p, adapter.config.num_tokens) if p else inversion_prompt("", adapter.config.num_tokens)
+                       for p in prompts]
+        ids = self.tokenizer(prompts, padding="max_length", max_length=self.tokenizer.model_max_length,
+                             truncation=True, return_tensors="pt").input_ids.to(self.device)
+        if adapter is None:
+            return self.text_encoder(ids)[0]
+        tokens = adapter(clip.to(self.device))
+        with replaced_token_embeddings(self.text_encoder, ids, placeholder_token_id(self.tokenizer),
+                                       tokens.to(self.wdtype)):
+            return self.text_encoder(ids)[0]
+
+    def loss(self, model, batch, step: int) -> dict:
+        from .. import qcd
+        from ..mel import to_unit
+
+        cfg = self.cfg
+        b = batch["mel"].shape[0]
+        gens = [clip_generator(cfg.seed, 0 if cfg.fixed_noise else step, int(i)) for i in batch["index"]]
+        mel = batch["mel"].to(self.device)
+        image = (to_unit(mel).flip(-2) * 2 - 1).unsqueeze(1).expand(-1, 3, -1, -1).to(self.wdtype)
+        control = qcd.control_image(batch["energy"], batch["spread"], batch["codes"], mel.shape[1])
+        control = control.to(self.device, self.wdtype)
+        with torch.no_grad():
+            dist = self.vae.encode(image).latent_dist
+            shape = dist.mean.shape[1:]
+            eps_lat = torch.stack([torch.randn(shape, generator=g) for g in gens]).to(self.device, dist.mean.dtype)
+            latents = (dist.mean + dist.std * eps_lat) * self.vae.config.scaling_factor
+            moments = self.vae.encoder(control)
+        noise = torch.stack([torch.randn(shape, generator=g) for g in gens]).to(self.device, latents.dtype)
+        t = torch.stack([torch.randint(0, self.noise.config.num_train_timesteps, (), generator=g) for g in gens])
+        t = t.to(self.device)
+        noisy = self.noise.add_noise(latents, noise, t)
+        controlnet, adapter = self.modules_of(model)
+        text = self.text_states(adapter, batch["label"], batch.get("clip"), gens)
+        down, mid = controlnet(noisy, t, encoder_hidden_states=text, controlnet_cond=moments, return_dict=False)
+        eps = self.unet(noisy.to(self.wdtype), t, encoder_hidden_states=text.to(self.wdtype),
+                        down_block_additional_residuals=[d.to(self.wdtype) for d in down],
+                        mid_block_additional_residual=mid.to(self.wdtype), return_dict=False)[0]
+        loss = F.mse_loss(eps.float(), noise.float())
+        return {"loss": loss, "batch": torch.tensor(float(b))}
+
+    def save_pipeline_parts(self, model, out: Path) -> None:
+        controlnet, adapter = self.modules_of(model)
+        if self.name != "adapter":
+            controlnet.save_pretrained(out / "controlnet")
+        if adapter is not None:
+            adapter.save_pretrained(out / "adapter")
+
+    def sample(self, model, batch, path: Path) -> Path:
+        """Render the first clip of ``batch`` with its control and label (25 DPM-Solver++ steps): a WAV."""
+        import soundfile as sf
+
+        from ..control import QCDControl
+        from .pipeline import MelQCDPipeline, PipelineConfig
+        from .weights import load_vocoder
+
+        controlnet, adapter = self.modules_of(model)
+        frames = batch["mel"].shape[-1]
+        pipe = MelQCDPipeline(vae=self.vae, text_encoder=self.text_encoder, tokenizer=self.tokenizer, unet=self.unet,
+                              controlnet=controlnet, vocoder=load_vocoder(Path(self.cfg.base) / "vocoder"),
+                              adapter=adapter, config=PipelineConfig(window_frames=frames, overlap_frames=0))
+        pipe.vocoder.to(self.device, self.wdtype)
+        ctrl = QCDControl(batch["energy"][0].clamp(0, 1).numpy(), batch["spread"][0].clamp(0, 1).numpy(),
+                          batch["codes"][0].numpy())
+        embeds = batch["clip"][:1] if adapter is not None else None
+        out = pipe([ctrl], batch["label"][0] or "sound", image_embeds=embeds, num_inference_steps=self.cfg.sample_steps,
+                   generator=[torch.Generator().manual_seed(self.cfg.seed)])
+        model.train()
+        for m in (self.unet, self.vae, self.text_encoder):
+            m.eval()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(path), out.audio[0], out.sample_rate, subtype="FLOAT")
+        ctrl_path = path.with_suffix(".control.json")
+        ctrl_path.write_text(ctrl.to_json())
+        return path
+
+
+class ControlNetPart(DiffusionPart):
+    name = "controlnet"
+
+    @property
+    def trained(self):
+        return ("controlnet", "adapter") if self.adapter is not None else ("controlnet",)
+
+    def trainable(self):
+        self.controlnet.train()
+        if self.adapter is None:
+            return self.controlnet
+        self.adapter.train()
+        return torch.nn.ModuleDict({"controlnet": self.controlnet, "adapter": self.adapter})
+
+    def modules_of(self, model):
+        model = getattr(model, "module", model)
+        if isinstance(model, torch.nn.ModuleDict):
+            return model["controlnet"], model["adapter"]
+        return model, None
+
+    def save(self, model, out: Path, dataset_root: Path) -> None:
+        self.save_pipeline_parts(model, out)
+
+
+class AdapterPart(DiffusionPart):
+    name = "adapter"
+    trained = ("adapter",)
+
+    def trainable(self):
+        self.adapter.train()
+        return self.adapter
+
+    def modules_of(self, model):
+        return self.controlnet, getattr(model, "module", model)
+
+    def save(self, model, out: Path, dataset_root: Path) -> None:
+        self.save_pipeline_parts(model, out)
+        if not (out / "controlnet").exists():
+            _link(Path(self.cfg.init or self.cfg.base) / "controlnet", out / "controlnet")
+        manifest = json.loads((dataset_root / "manifest.json").read_text())
+        clip = manifest["config"].get("clip_encoder") or ""
+        if clip and not (out / "image_encoder").exists():
+            _link(Path(clip), out / "image_encoder")
+
+
+def build_part(cfg, dataset, device, weight_dtype):
+    if cfg.part == "v2x":
+        return V2XPart(cfg, dataset, device)
+    return (ControlNetPart if cfg.part == "controlnet" else AdapterPart)(cfg, dataset, device, weight_dtype)
+
+
+def _link(src: Path, dest: Path) -> None:
+    """``dest`` -> ``src`` as a symlink (the base model's GBs are not copied)."""
+    if dest.is_symlink() or dest.exists():
+        return
+    dest.symlink_to(src.resolve(), target_is_directory=src.is_dir())
+
+
+def link_base(base: Path, out: Path, trained: tuple[str, ...]) -> None:
+    """Make ``out`` a complete weights folder: every base part not trained here is linked in."""
+    if not base or not Path(base).is_dir():
+        return
+    for p in sorted(Path(base).iterdir()):
+        if p.name in trained or p.name in ("checkpoints", "samples", "logs") or p.suffix in (".csv",):
+            continue
+        if p.name == "model_index.json" and not (out / p.name).exists():
+            (out / p.name).write_text(p.read_text())
+        elif p.is_dir():
+            _link(p, out / p.name)
