@@ -163,7 +163,8 @@ def sync_section(engine, options, work, scenes, res, all_stems):
         + ", ".join(f"{k} {v:.1f}" for k, v in pooled.quiet_dbfs_by().items()) + "; onsets inside those spans: "
         + ", ".join(f"{k} {v}" for k, v in sorted(pooled.hits_by.items())))
     for kind, tal in sorted(by_kind.items()):
-        say(f"    {kind:7s} recall {tal.recall():.2f} ({tal.matched}/{tal.contacts}), median {tal.median_ms():.1f} ms, "
+        say(f"    {kind:7s} recall {tal.recall():.2f} ({tal.matched}/{tal.contacts}), "
+            f"median |error| {tal.median_ms():.1f} ms (signed {tal.signed_median_ms():+.1f}), "
             f"false/min {tal.false_per_min():.1f}, inner {tal.inner}, quiet {tal.quiet_dbfs():.1f} dBFS")
 
 
@@ -382,8 +383,11 @@ def main(argv=None) -> int:
     print("\n" + text + "\n\n" + "\n".join(notes))
     if args.write_doc:
         doc = Path(args.doc)
-        write_doc(doc, text, "python bench/eval_product.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                  started, notes)
+        words = list(argv if argv is not None else sys.argv[1:])
+        if "--doc" in words:  # where the doc goes is not part of the measurement
+            i = words.index("--doc")
+            del words[i:i + 2]
+        write_doc(doc, text, "python bench/eval_product.py " + " ".join(words), started, notes)
         print(f"wrote {doc}")
     return 0
 

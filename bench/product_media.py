@@ -74,7 +74,8 @@ def make_edit(path: Path, clips: list[tuple[str, Path, float, float, str]]) -> P
         info = probe(media)
         ref = otio.schema.ExternalReference(target_url=str(Path(media).resolve()),
                                             available_range=otio.opentime.TimeRange(rt(0), rt(info.duration)))
-        clip = otio.schema.Clip(name=name, media_reference=ref, source_range=otio.opentime.TimeRange(rt(start), rt(dur)))
+        clip = otio.schema.Clip(name=name, media_reference=ref,
+                                source_range=otio.opentime.TimeRange(rt(start), rt(dur)))
         clip.metadata["melfoley"] = {"prompt": prompt}
         track.append(clip)
     tl.tracks.append(track)

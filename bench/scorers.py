@@ -181,6 +181,10 @@ class SyncTally:
     def median_ms(self) -> float:
         return float(np.median(np.abs(self.errors)) * 1000) if self.errors else float("nan")
 
+    def signed_median_ms(self) -> float:
+        """Median of (onset - contact): positive = late."""
+        return float(np.median(self.errors) * 1000) if self.errors else float("nan")
+
     def false_per_min(self) -> float:
         return self.false_hits / (self.free_s / 60) if self.free_s > 0 else float("nan")
 
