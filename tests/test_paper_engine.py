@@ -108,3 +108,41 @@ def test_energy_override_and_decoded_frames(engine, video):
     take = engine.generate([req])[0][0]
     np.testing.assert_allclose(take.control.energy, curve, atol=1e-6)
     assert take.audio.shape == (6400,)
+
+
+def test_weights_identity_follows_the_content(weights, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from melfoley.core.paper.weights import content_id
+
+    copy = tmp_path / "w"
+    shutil.copytree(weights, copy)
+    first = content_id(copy)
+    assert first == content_id(copy) == content_id(weights)  # same bytes, same identity (cached by path/size/mtime)
+    f = copy / "controlnet" / "diffusion_pytorch_model.safetensors"
+    from safetensors import safe_open
+
+    with safe_open(str(f), "pt") as fh:
+        header = fh.metadata()
+    state = load_file(f)
+    state["controlnet_mid_block.weight"] = state["controlnet_mid_block.weight"] + 1.0  # "retrained", same shape
+    size = f.stat().st_size
+    save_file(state, f, metadata=header)
+    assert f.stat().st_size == size and content_id(copy) != first
+
+
+def test_v2x_trained_on_other_features_is_refused(weights, tmp_path):
+    import json
+    import shutil
+
+    copy = tmp_path / "w"
+    shutil.copytree(weights, copy)
+    meta = copy / "v2x" / "features.json"
+    meta.write_text(json.dumps({"kind": "efficientnet-lite0", "visual_encoder": "0123456789abcdef"}))
+    with pytest.raises(WeightsError, match="trained on features of the visual encoder 0123456789abcdef"):
+        PaperEngine(copy, device="cpu")
+    meta.write_text(json.dumps({"kind": "synchformer"}))
+    with pytest.raises(WeightsError, match="'synchformer' features, which melfoley cannot compute"):
+        PaperEngine(copy, device="cpu")
