@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import MelfoleyError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 20.0
 
 SCHEMA = """
@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS files(
   id INTEGER PRIMARY KEY, root_id INTEGER NOT NULL, path TEXT UNIQUE NOT NULL, size INTEGER, mtime_ns INTEGER,
   status TEXT NOT NULL, error TEXT, sample_rate INTEGER, channels INTEGER, duration REAL, format TEXT,
   catid TEXT, category TEXT, subcategory TEXT, fxname TEXT, creator TEXT, description TEXT, text TEXT,
-  licence TEXT, attribution TEXT, bandwidth_hz REAL, loudness_lufs REAL, texture INTEGER, vec BLOB, indexed REAL);
+  licence TEXT, attribution TEXT, bandwidth_hz REAL, loudness_db REAL, texture INTEGER, vec BLOB, indexed REAL);
 CREATE INDEX IF NOT EXISTS files_root ON files(root_id);
 CREATE TABLE IF NOT EXISTS events(
   id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, kind INTEGER, onset REAL, offset REAL, attack REAL,
@@ -94,6 +94,12 @@ class LibraryIndex:
             if row is None:
                 db.execute("INSERT OR IGNORE INTO meta VALUES('schema', ?)", (str(SCHEMA_VERSION),))
                 db.execute("INSERT OR IGNORE INTO meta VALUES('generation', '0')")
+            elif int(row[0]) < SCHEMA_VERSION:  # derived data: an older index is re-made, its folders kept
+                db.executescript("DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS files; "
+                                 "DROP TABLE IF EXISTS files_fts;")
+                db.executescript(SCHEMA)
+                db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
+                db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
             elif int(row[0]) > SCHEMA_VERSION:
                 db.close()
                 raise LibraryIndexError(f"library index {self.path} was written by a newer melfoley (schema {row[0]}); "
@@ -198,13 +204,13 @@ class LibraryIndex:
         cur = self.execute(
             "INSERT INTO files(root_id, path, size, mtime_ns, status, error, sample_rate, channels, duration, format, "
             "catid, category, subcategory, fxname, creator, description, text, licence, attribution, bandwidth_hz, "
-            "loudness_lufs, texture, vec, indexed) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "loudness_db, texture, vec, indexed) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (root_id, path, size, mtime_ns, status, error,
              info.sample_rate if info else None, info.channels if info else None, info.duration if info else None,
              fmt, *(getattr(m, k, "") for k in ("catid", "category", "subcategory", "fxname", "creator",
                                                    "description")),
              text, getattr(m, "licence", ""), getattr(m, "attribution", ""),
-             info.bandwidth_hz if info else None, info.loudness_lufs if info else None,
+             info.bandwidth_hz if info else None, info.loudness_db if info else None,
              int(info.texture) if info else 0,
              vec.astype(np.float16).tobytes() if vec is not None else None, time.time()))
         fid = cur.lastrowid

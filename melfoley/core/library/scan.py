@@ -27,6 +27,7 @@ AUDIO_EXT = {".wav", ".wave", ".bwf", ".rf64", ".w64", ".flac", ".aif", ".aiff",
 MIN_RATE, MAX_RATE = 8000, 384000
 MAX_CHANNELS = 64
 BATCH = 32
+PARALLEL_MIN = 200  # files to index before worker processes pay off
 
 
 @dataclass
@@ -151,14 +152,16 @@ def _embedder():
 
 def scan(index: LibraryIndex, folders: list[Path] | None = None, *,
          progress: Callable[[ScanProgress], None] | None = None, notify: Callable[[str], None] | None = None,
-         should_stop: Callable[[], bool] | None = None) -> ScanReport:
+         should_stop: Callable[[], bool] | None = None, workers: int = 1) -> ScanReport:
     """Index ``folders`` (added as roots), or rescan every root when ``folders`` is None.
 
     ``should_stop`` is polled between files (the dialog's cancel); KeyboardInterrupt is
     caught too. Either way what was committed stays and the report says ``interrupted``.
+    ``workers``: analysis processes for scans of :data:`PARALLEL_MIN` files or more (0: one per
+    core, at most 2). They are *spawned*: the calling program's main module must be guarded by
+    ``if __name__ == "__main__"`` (the ``melfoley`` command and the panel are), so library code
+    that cannot know its caller (the engine's starter index) keeps the default of 1.
     """
-    from .segment import analyse
-
     t0 = time.perf_counter()
     with scan_lock(index, notify):
         if folders is not None:
@@ -199,40 +202,71 @@ def scan(index: LibraryIndex, folders: list[Path] | None = None, *,
             _mark_gone(index, known, seen, report)
         report.total = report.unchanged + len(work)
         licences = {root: read_licences(Path(root)) for _, root in roots}
-        done, failed = report.unchanged, 0
+        jobs = [(rid, str(rpath), str(p), size, mtime, licences.get(str(rpath))) for rid, rpath, p, size, mtime in work]
+        done, failed, ok = report.unchanged, 0, 0
         pending: list = []
+        results, pool = _results(jobs, workers)
         try:
-            for rid, rpath, p, size, mtime in work:
+            for row in results:
                 if should_stop and should_stop():
                     report.interrupted = True
                     break
-                try:
-                    data, sr, fmt = read_file(p)
-                    info = analyse(data, sr)
-                    meta = file_meta(p, rpath, licences.get(str(rpath)))
-                    pending.append((rid, str(p), size, mtime, "ok", "", info, meta, meta.text(p), meta.short(p), fmt))
-                except ValueError as exc:
+                if row[4] != "ok":
                     failed += 1
-                    report.problems.append((str(p), str(exc)))
-                    pending.append((rid, str(p), size, mtime, "error", str(exc), None, None, "", "", ""))
-                except OSError as exc:
-                    failed += 1
-                    report.problems.append((str(p), f"unreadable: {exc.strerror or exc}"))
-                    pending.append((rid, str(p), size, mtime, "error", f"unreadable: {exc.strerror or exc}",
-                                    None, None, "", "", ""))
+                    report.problems.append((row[1], row[5]))
+                else:
+                    ok += 1
+                pending.append(row)
                 done += 1
                 if len(pending) >= BATCH:
                     report.indexed += _commit(index, pending)
                 if progress:
-                    progress(ScanProgress(done, report.total, report.indexed + len(pending) - failed,
-                                          report.unchanged, failed, time.perf_counter() - t0, p.name))
+                    progress(ScanProgress(done, report.total, ok, report.unchanged, failed, time.perf_counter() - t0, Path(row[1]).name))
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
             if pending:
                 report.indexed += _commit(index, pending)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def index_one(job) -> tuple:
+    """Read and analyse one file (in a worker process or here): the row :func:`_commit` writes."""
+    from .segment import analyse
+
+    rid, root, path, size, mtime, licences = job
+    p = Path(path)
+    try:
+        data, sr, fmt = read_file(p)
+        info = analyse(data, sr)
+        meta = file_meta(p, Path(root), licences)
+        return (rid, path, size, mtime, "ok", "", info, meta, meta.text(p), meta.short(p), fmt)
+    except ValueError as exc:
+        return (rid, path, size, mtime, "error", str(exc), None, None, "", "", "")
+    except OSError as exc:
+        return (rid, path, size, mtime, "error", f"unreadable: {exc.strerror or exc}", None, None, "", "", "")
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _results(jobs: list, workers: int):
+    """(iterator of rows in order, the process pool or None): files are analysed in ``workers``
+    processes when there are enough of them to pay for the start-up (about 2 s per process)."""
+    n = workers if workers > 0 else min(2, os.cpu_count() or 1)
+    if n <= 1 or len(jobs) < PARALLEL_MIN:
+        return map(index_one, jobs), None
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+    return pool.map(index_one, jobs, chunksize=8), pool
 
 
 def _mark_gone(index: LibraryIndex, known: dict, seen: set, report: ScanReport) -> None:

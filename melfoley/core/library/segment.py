@@ -7,7 +7,7 @@ file's own rate), each with its offset, attack and decay times, the E shape of i
 histogram, peak E, peak and RMS level. Long steady files (E stays up with little variation)
 are marked as textures instead: one texture event over the steady span. Per file too: the
 true bandwidth (the highest frequency with content within 70 dB of the spectrum's peak; a
-22.05 kHz file never claims more than 11.025 kHz) and the integrated loudness.
+22.05 kHz file never claims more than 11.025 kHz) and the level where it sounds (RMS dBFS).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..mel import get_mel_config, log_mel
 
 MEL = "hifigan22k"
 #: bump when the analysis or the searchable text changes (the starter index is rebuilt)
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 ENV_FRAMES = 43  # ~0.5 s of E after an onset: the shape the selector compares
 RISE = 0.05  # E rise (unit scale) within RISE_FRAMES that starts an event
 RISE_FRAMES = 3
@@ -54,13 +54,15 @@ class FileAnalysis:
     frames: int
     duration: float
     bandwidth_hz: float
-    loudness_lufs: float | None
+    loudness_db: float | None  # RMS dBFS where it sounds
     texture: bool
     events: list[EventInfo] = field(default_factory=list)
 
 
 def mono(data: np.ndarray) -> np.ndarray:
-    return data if data.ndim == 1 else data.mean(axis=1)
+    if data.ndim == 1:
+        return data
+    return data @ np.full(data.shape[1], 1.0 / data.shape[1], data.dtype)  # a BLAS dot: 10x a mean over axis 1
 
 
 def true_bandwidth(x: np.ndarray, sr: int) -> float:
@@ -79,31 +81,32 @@ def true_bandwidth(x: np.ndarray, sr: int) -> float:
     return float(min(above[-1] * sr / n, sr / 2))
 
 
-def loudness(x: np.ndarray, sr: int) -> float | None:
-    try:
-        import pyloudnorm
-    except ImportError:  # pragma: no cover - a core dependency
+def active_level(y: np.ndarray, e: np.ndarray, floor: float, peak: float, hop: int) -> float | None:
+    """RMS level (dBFS) over the frames where E is up (above a quarter of its range): the file's loudness
+    when it sounds, unaffected by its silences (BS.1770 gating in spirit, at a tenth of pyloudnorm's cost)."""
+    up = np.flatnonzero(e >= floor + 0.25 * (peak - floor))
+    if up.size == 0:
         return None
-    if x.shape[0] < int(0.4 * sr) + 1:
-        return None
-    v = pyloudnorm.Meter(sr).integrated_loudness(x.astype(np.float64))
-    return float(v) if np.isfinite(v) else None
+    idx = (up[:, None] * hop + np.arange(hop)[None, :]).reshape(-1)
+    idx = idx[idx < y.shape[0]]
+    return _db(np.sqrt(np.mean(y[idx].astype(np.float64) ** 2))) if idx.size else None
 
 
 def energy_curve(x: np.ndarray, sr: int):
-    """(E [T], codes [2, T]) of a mono signal on the hifigan22k grid."""
+    """(E [T], codes [2, T], the 22.05 kHz signal) of a mono signal on the hifigan22k grid."""
     import soxr
     import torch
 
     cfg = get_mel_config(MEL)
-    y = soxr.resample(x.astype(np.float32), sr, cfg.sample_rate, quality="HQ") if sr != cfg.sample_rate else x
+    # timing only needs the band below 8 kHz: soxr's medium quality is plenty and 3x faster
+    y = soxr.resample(x.astype(np.float32), sr, cfg.sample_rate, quality="MQ") if sr != cfg.sample_rate else x
     y = np.asarray(y, np.float32)
     if y.shape[0] < cfg.n_fft:
         y = np.pad(y, (0, cfg.n_fft - y.shape[0]))
     with torch.inference_mode():
         e, _, s = qcd.decompose(log_mel(torch.from_numpy(y), cfg), cfg)
         codes = qcd.encode(s)
-    return e.numpy().astype(np.float32), codes.numpy().astype(np.uint8)
+    return e.numpy().astype(np.float32), codes.numpy().astype(np.uint8), y
 
 
 def find_rises(e: np.ndarray, rise: float = RISE, rise_frames: int = RISE_FRAMES, min_gap: int = 5) -> list[int]:
@@ -160,13 +163,12 @@ def analyse(data: np.ndarray, sr: int) -> FileAnalysis:
     n = x.shape[0]
     dur = n / sr
     bw = true_bandwidth(x, sr)
-    lufs = loudness(x, sr)
-    e, codes = energy_curve(x, sr)
+    e, codes, y = energy_curve(x, sr)
     rate = cfg.frame_rate
     T = e.shape[0]
     floor = float(np.percentile(e, 5)) if T else 0.0
     peak = float(e.max()) if T else 0.0
-    res = FileAnalysis(sr, channels, n, dur, bw, lufs, False)
+    res = FileAnalysis(sr, channels, n, dur, bw, active_level(y, e, floor, peak, cfg.hop_length), False)
     if peak - floor < 0.02 or float(np.abs(x).max(initial=0.0)) <= 1e-6:
         return res  # silent or flat: nothing to place
     lvl = floor + 0.5 * (peak - floor)

@@ -14,6 +14,8 @@ def add_parser(sub):
                                    "run resumes. The index is MELFOLEY_LIBRARY_DB or the user data folder.")
     p.add_argument("--library-db", metavar="FILE", help="index database (default: $MELFOLEY_LIBRARY_DB or the user "
                                                          "data folder)")
+    p.add_argument("--workers", type=int, default=0, help="analysis processes for big folders (default 0: one per "
+                                                          "core, at most 2)")
     cmd = p.add_subparsers(dest="library_command", metavar="ACTION", required=True)
     a = cmd.add_parser("add", help="add folders and index them")
     a.add_argument("folders", nargs="+", help="library folders")
@@ -69,11 +71,18 @@ def _report(rep) -> int:
 
 
 def run(args) -> int:
+    index = _open(args)
+    try:
+        return _act(args, index)
+    finally:
+        index.close()
+
+
+def _act(args, index) -> int:
     from pathlib import Path
 
     from ...core.library.scan import scan
 
-    index = _open(args)
     act = args.library_command
     if act in ("add", "rescan"):
         bar = None if args.quiet or not sys.stderr.isatty() else _Bar()
@@ -81,7 +90,7 @@ def run(args) -> int:
         if act == "rescan" and not index.roots():
             print(f"no library folders in {index.path}; add one with `melfoley library add DIR`")
             return 0
-        rep = scan(index, folders, progress=bar, notify=lambda m: print(m, file=sys.stderr))
+        rep = scan(index, folders, progress=bar, notify=lambda m: print(m, file=sys.stderr), workers=args.workers)
         if bar:
             sys.stderr.write("\n")
         return _report(rep)
