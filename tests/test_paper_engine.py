@@ -146,3 +146,36 @@ def test_v2x_trained_on_other_features_is_refused(weights, tmp_path):
     meta.write_text(json.dumps({"kind": "synchformer"}))
     with pytest.raises(WeightsError, match="'synchformer' features, which melfoley cannot compute"):
         PaperEngine(copy, device="cpu")
+
+
+def test_paper_check_and_import_an_auffusion_style_folder(weights, tmp_path, capsys):
+    """A folder as Auffusion publishes it (pickled .bin weights, vocoder.pt, no ControlNet yet)."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from melfoley.plugin.cli import main
+
+    root = tmp_path / "auffusion"
+    for part in ("vae", "unet", "text_encoder", "tokenizer", "scheduler"):
+        shutil.copytree(weights / part, root / part)
+    for part, name, pickle in (("vae", "diffusion_pytorch_model", "diffusion_pytorch_model.bin"),
+                               ("unet", "diffusion_pytorch_model", "diffusion_pytorch_model.bin"),
+                               ("text_encoder", "model", "pytorch_model.bin")):
+        f = root / part / f"{name}.safetensors"
+        torch.save(load_file(f), root / part / pickle)
+        f.unlink()
+    (root / "vocoder").mkdir()
+    shutil.copy(weights / "vocoder" / "config.json", root / "vocoder" / "config.json")
+    torch.save({"generator": load_file(weights / "vocoder" / "model.safetensors")}, root / "vocoder" / "vocoder.pt")
+    assert main(["paper", "check", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "convert    unet/" in out and "Auffusion's vocoder.pt" in out and "missing    controlnet/" in out
+    assert main(["paper", "import", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "ok         unet/" in out and "ok         vocoder/" in out and "train controlnet/adapter on it: yes" in out
+    shutil.copytree(weights / "controlnet", root / "controlnet")
+    from melfoley.core.paper.weights import load_pipeline
+
+    pipe = load_pipeline(root)  # the imported folder loads, tensors strictly matched
+    torch.testing.assert_close(pipe.vocoder.conv_pre.weight, PaperEngine(weights, device="cpu").pipe.vocoder.conv_pre.weight)
