@@ -221,3 +221,29 @@ def test_no_match_falls_back_to_the_generative_engine_and_says_so(engine, tmp_pa
     strict = get_engine("library", library_db=engine.index.path, fallback="none")
     with pytest.raises(MelfoleyError, match="no sound in the user library matches"):
         strict.generate([req])
+
+
+def test_batch_stems_name_every_source_in_the_sidecar_and_the_ixml_note(engine, tmp_path):
+    import json
+    from pathlib import Path
+
+    from melfoley.plugin.cli import main
+
+    demo = Path(__file__).resolve().parents[1] / "melfoley" / "resources" / "demo" / "demo.otio"
+    out = tmp_path / "out"
+    assert main(["batch", str(demo), "-o", str(out), "--engine", "library", "--prompt", "glass breaking",
+                 "--engine-opt", f"library_db={engine.index.path}", "--quiet", "--no-cache"]) == 0
+    sides = sorted((out / "stems").glob("*.json"))
+    assert sides
+    named = 0
+    for side in sides:
+        doc = json.loads(side.read_text())
+        assert doc["audio"]["model_sample_rate"] == 48000  # no resampling in the stem path
+        assert doc["engine"]["engine"] == "library" and doc["audio"]["true_bandwidth_hz"] <= 11100
+        srcs = doc.get("library_sources") or []
+        wav = side.with_suffix(".wav").read_bytes()
+        note = wav[wav.find(b"<NOTE>"):wav.find(b"</NOTE>")].decode()
+        for s in srcs:
+            assert Path(s["file"]).exists() and Path(s["file"]).name in note and s["licence"] in note
+        named += len(srcs)
+    assert named > 0

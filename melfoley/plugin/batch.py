@@ -34,7 +34,7 @@ from .jobs import BatchDefaults, ClipJob, build_job
 from .picture import clip_picture, clip_requests, handle_lead, handle_picture, join_audio
 from .driver import ClipContext, Executor, LocalExecutor, Meter, PartialTimeline
 from .otio_out import Placement, output_path, write_timeline
-from .stems import StemFile, ucs_name, write_stem
+from .stems import StemFile, take_sources, ucs_name, write_stem
 from .timeline import PictureClip, find_picture_clips, media_timecode, read_timeline
 
 STEMS_DIR = "stems"
@@ -192,16 +192,16 @@ class BatchRunner:
                    for s in scan.skipped]
         report.clips = list(skipped)
         clips = scan.clips
-        results: dict[int, ClipResult] = {}
-        placements: list[Placement] = []
-        partial = PartialTimeline(src, otio_path, cfg.timeline)
-        meter = Meter(clips, t0, self.progress, parallel=self.executor.parallelism)
-        partial.write(placements, report.totals(), complete=False)
         try:
             self.executor.prepare(ctx, clips)
         except BaseException:
             self.executor.close()
             raise
+        results: dict[int, ClipResult] = {}
+        placements: list[Placement] = []
+        partial = PartialTimeline(src, otio_path, cfg.timeline)
+        meter = Meter(clips, t0, self.progress, parallel=self.executor.parallelism)
+        partial.write(placements, report.totals(), complete=False)
         meter.tick()
         try:
             for i, result, new in self.executor.run(ctx, clips):
@@ -219,12 +219,12 @@ class BatchRunner:
                                 "rerun the same command to finish")
         finally:
             self.executor.close()
+        report.notes += self.executor.notes
         report.clips = skipped + [results[k] for k in sorted(results)]
         report.elapsed = time.perf_counter() - t0
         complete = not report.interrupted
         tl = partial.write(placements, report.totals(), complete=complete)
         report.exported = str(otio_path)
-        report.notes += self.executor.notes
         if complete and cfg.fmt != "otio":
             if cfg.fmt == "edl" and not placements:
                 report.notes.append("nothing was foleyed: no EDL written")
@@ -233,12 +233,12 @@ class BatchRunner:
                                                      input_path=cfg.timeline))
         report.elapsed = time.perf_counter() - t0
         _write_json(out_dir / REPORT_NAME, report.to_dict())
+        self.timeline_writes = partial.writes  # how often the output timeline was written (bench, tests)
         return report
 
     def run_clip(self, ctx: ClipContext, clip: PictureClip) -> tuple[ClipResult, list[Placement]]:
         """One clip, start to finish, failure-isolated (what every executor calls)."""
         return self._do_clip(ctx, clip)
-        self.timeline_writes = partial.writes  # how often the output timeline was written (bench, tests)
 
     # ------------------------------------------------------------------ one clip
     def _do_clip(self, ctx: ClipContext, clip: PictureClip):
@@ -295,7 +295,8 @@ class BatchRunner:
             stems.append(write_stem(stems_dir, job, take=k, audio=audio, sample_rate=takes.sample_rate, seed=seed,
                                     control_dict=ctl, engine_info=info_engine, show=show,
                                     project=ctx.project, timeline_path=ctx.timeline_path,
-                                    cache_key=key, extra={"notes": res.notes}))
+                                    cache_key=key, extra={"notes": res.notes, "library_sources": (
+                                        takes.meta.get("take_sources") or [None] * len(takes.audio))[k - 1]}))
         res.write_s = time.perf_counter() - t
         res.stems = [str(s.path) for s in stems]
         return res, [Placement(s, clip, extra_meta) for s in stems]
@@ -340,10 +341,11 @@ class BatchRunner:
         dur = dur + 2 * Fraction(job.handles) if handles is not None else dur
         lead = int(round(handle_lead(handles, rate, job.handles) * engine.sample_rate))
         per_segment = engine.generate(requests)
-        audio, seeds, controls = [], [], []
+        audio, seeds, controls, sources = [], [], [], []
         sr = int(engine.sample_rate)
         for k in range(job.takes):
             parts = [seg_takes[k] for seg_takes in per_segment]
+            sources.append(take_sources(parts, sr, lead))  # library engine: the recordings each take uses
             audio.append(join_audio([p.audio for p in parts])[lead:])  # the lead before a fractional-frame handle
             seeds.append(int(parts[0].seed))
             ctl = parts[0].control if len(parts) == 1 else QCDControl.concat([p.control for p in parts])
@@ -351,7 +353,8 @@ class BatchRunner:
         res.render_s, res.render_cpu_s = time.perf_counter() - t, time.process_time() - c
         if abs(sum(a.shape[0] for a in audio[:1]) / sr - float(dur)) > 0.05:
             res.notes.append("rendered length differed from the clip; fitted")
-        return CachedTakes(audio, seeds, sr, controls, info_engine)
+        return CachedTakes(audio, seeds, sr, controls,
+                           {**info_engine, "take_sources": sources} if any(sources) else info_engine)
 
 
 def _write_json(path: Path, doc: dict) -> None:

@@ -76,6 +76,23 @@ def to_48k(audio: np.ndarray, sample_rate: int, samples: int) -> np.ndarray:
     return np.pad(x, (0, samples - x.shape[0]))
 
 
+def take_sources(parts, sample_rate: int, lead: int = 0) -> list[dict]:
+    """The library sources of a take's segments (``Take.metadata["sources"]``) on the joined take's time line."""
+    out, t = [], -lead / sample_rate
+    for p in parts:
+        out.extend({**s, "at_s": round(float(s.get("at_s", 0.0)) + t, 6)} for s in p.metadata.get("sources") or ())
+        t += p.audio.shape[0] / sample_rate
+    return out
+
+
+def sources_note(sources) -> str:
+    """' | sources: FILE @OFFSET s GAIN dB (LICENCE); ...' for the iXML NOTE (the sidecar has the full paths)."""
+    if not sources:
+        return ""
+    return " | sources: " + "; ".join(f"{Path(s['file']).name} @{s['offset_s']:.3f} s {s['gain_db']:+.1f} dB "
+                                      f"({s.get('licence', '')})" for s in sources)
+
+
 def write_stem(out_dir: str | os.PathLike, job: ClipJob, *, take: int, audio: np.ndarray, sample_rate: int,
                seed: int, control_dict: dict | None, engine_info: dict, show: str, project: str,
                timeline_path: str = "", cache_key: str = "", extra: dict | None = None) -> StemFile:
@@ -112,7 +129,8 @@ def write_stem(out_dir: str | os.PathLike, job: ClipJob, *, take: int, audio: np
                 origination_date=now.strftime("%Y-%m-%d"), origination_time=now.strftime("%H:%M:%S"),
                 time_reference=tref, coding_history=history)
     ixml = IXml(project=project, scene=clip.name or clip.clip_id, take=str(take), tape=source_id(show),
-                note=f"{prompts} | seed {seed} | engine {job.engine}", file_uid=f"{cache_key[:32]}{take:03d}",
+                note=f"{prompts} | seed {seed} | engine {job.engine}" + sources_note((extra or {}).get("library_sources")),
+                file_uid=f"{cache_key[:32]}{take:03d}",
                 timecode_rate=clip.rate, drop_frame=is_drop_frame(clip.rate), track_names=(job.event.title,))
     write_bwf(path, pcm, bext=bext, ixml=ixml)
     sidecar = path.with_suffix(".json")
