@@ -26,6 +26,9 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
+# the test cluster listens on loopback only and takes no token (set before Ray is imported; the nodes inherit it)
+os.environ["RAY_AUTH_MODE"] = "disabled"
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 pytest.importorskip("ray", reason="ray is not installed (pip install 'melfoley[farm]'); farm tests need it")
 
 from melfoley.plugin.batch import BatchConfig, BatchRunner  # noqa: E402
@@ -43,6 +46,7 @@ _LAUNCH = ("import sys, ray._private.services as s; s.resolve_ip_for_localhost =
 class Cluster:
     address: str
     media: Path
+    groups: list[int]  # process groups of the nodes
 
 
 def _free_port() -> int:
@@ -98,7 +102,7 @@ def cluster(tmp_path_factory):
     base = Path(tempfile.mkdtemp(prefix="mf-ray-", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
     media = render_media(tmp_path_factory.mktemp("farm_media"), "m.mp4", RATE, 4.0)
     port = _free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("RAY_ADDRESS", None)
     nodes = []
     try:
@@ -109,7 +113,7 @@ def cluster(tmp_path_factory):
         worker = _start_node(["--address", f"127.0.0.1:{port}"], base / "node2.log", env)
         nodes.append(worker)
         _wait_started(worker, base / "node2.log")
-        yield Cluster(f"127.0.0.1:{port}", media)
+        yield Cluster(f"127.0.0.1:{port}", media, [p.pid for p in nodes])
     finally:
         _stop_nodes(nodes)
         shutil.rmtree(base, ignore_errors=True)
@@ -208,7 +212,7 @@ def test_a_worker_killed_mid_run_is_restarted_and_its_clip_done_once(cluster, tm
 def test_ctrl_c_on_the_driver_leaves_a_valid_partial_timeline_and_a_rerun_completes(cluster, tmp_path):
     tl = _edit(tmp_path, cluster.media, 30, frames=20, prompt="footsteps on wood")
     out = tmp_path / "out"
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = dict(os.environ)
     cmd = [sys.executable, "-m", "melfoley.plugin.cli", "batch", str(tl), "-o", str(out), "--engine", "debug",
            "--ray", cluster.address, "--workers", "2", "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
@@ -286,3 +290,35 @@ def test_the_preflight_names_each_file_a_node_cannot_see(tmp_path):
     assert "cannot read the media" in problems[1] and "gone.mp4" in problems[1]
     assert "is not the driver's" in problems[2] and str(out) in problems[2]
     assert "cannot write in" in problems[3] and "a_file" in problems[3]
+
+
+def _listening(groups: list[int]) -> list[str]:
+    """Local addresses of the TCP sockets that processes of these process groups listen on (Linux /proc)."""
+    inodes = set()
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if int((d / "stat").read_text().rsplit(")", 1)[1].split()[2]) not in groups:
+                continue
+            for fd in (d / "fd").iterdir():
+                link = os.readlink(fd)
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found = []
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            f = line.split()
+            if f[3] == "0A" and f[9] in inodes:  # LISTEN
+                found.append(f[1])
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux /proc to list listening sockets")
+def test_the_cluster_listens_on_loopback_only(cluster):
+    addrs = _listening(cluster.groups)
+    assert addrs, "found none of the cluster's listening sockets"
+    loopback = ("0100007F:", "0000000000000000FFFF00000100007F:")  # 127.0.0.1, as IPv4 and IPv4-mapped IPv6
+    assert all(a.startswith(loopback) for a in addrs), addrs

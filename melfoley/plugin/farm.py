@@ -1,11 +1,9 @@
 """``melfoley batch --ray``: clips rendered on a Ray cluster, the driver writing everything else.
 
 :class:`RayExecutor` is an executor (:mod:`.driver`) for :class:`melfoley.plugin.batch.BatchRunner`.
-It connects to a cluster (``auto``: the one ``ray start`` made on this machine or ``RAY_ADDRESS``;
-``HOST:PORT``: a head node's GCS address; ``local``: a private one-machine cluster, loopback
-only), starts ``workers`` actors (:class:`FarmWorker`), each holding its engine resident (built
-once per worker process; one GPU each for the paper tier, one CPU otherwise), checks that every
-worker reads the media and writes OUT and the take cache exactly where the driver does, then
+It connects to a cluster (:mod:`.farm_cluster`: ``auto``, ``HOST:PORT`` or ``local``), starts
+``workers`` actors (:class:`FarmWorker`), each holding its engine resident (built once per
+worker process; one GPU each for the paper tier, one CPU otherwise), checks that every worker reads the media and writes OUT and the take cache exactly where the driver does, then
 feeds them clips, two in flight per worker. A worker process that dies mid-clip is restarted by
 Ray and its clip is given again (at most ``MAX_ATTEMPTS`` times); the stems are written with the
 atomic writer, so a killed attempt leaves no half-written stem, and the clip is reported once.
@@ -31,6 +29,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ..core.errors import FarmError, MelfoleyError
 from .driver import ClipContext, ClipOutcome
+from .farm_cluster import ray_error_line, connect
 from .otio_out import Placement
 
 if TYPE_CHECKING:
@@ -41,7 +40,6 @@ MAX_ATTEMPTS = 3  # tries of one clip when its worker dies under it
 MAX_RESTARTS = 3  # restarts of one worker process (by Ray) before it leaves the pool
 RETURN_S = 120.0  # how long a dead worker has to come back (restart, rebuild its engine)
 IN_FLIGHT = 2  # clips queued per worker, so that no worker waits for the driver
-CONNECT_TIMEOUT_S = 3.0
 START_TIMEOUT_S = 120.0  # workers start and build their engines (minutes for a large model on a cold node)
 GPU_ENGINES = ("paper",)
 PROBE_NAME = ".melfoley-farm-probe"
@@ -122,103 +120,6 @@ class FarmWorker:
         return result, [(p.stem, p.meta) for p in placements]
 
 
-# ---------------------------------------------------------------------------------------- connecting
-def _is_loopback(host: str) -> bool:
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def _split(address: str) -> tuple[str, int]:
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise FarmError(f"--ray {address!r}: give the head node's address as HOST:PORT (e.g. 10.0.0.1:6379), "
-                        "'auto' for the cluster started on this machine, or 'local'")
-    return host.strip("[]"), int(port)
-
-
-def _probe_gcs(address: str) -> None:
-    """Refuse within seconds what ``ray.init`` would wait on for minutes: nothing listening, or a
-    server that does not speak gRPC (HTTP/2) as a Ray head node does."""
-    host, port = _split(address)
-    try:
-        conn = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S)
-    except OSError as exc:
-        raise FarmError(f"no Ray cluster at {address} ({exc.strerror or type(exc).__name__}): start one with "
-                        f"`ray start --head --port {port}` on that node, or check the address") from None
-    with conn:
-        try:
-            conn.settimeout(CONNECT_TIMEOUT_S)
-            conn.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
-            head = conn.recv(9)
-        except OSError:
-            head = b""
-    if len(head) < 9 or head[3] != 0x04:  # an HTTP/2 server opens with a SETTINGS frame
-        raise FarmError(f"{address} answers, but not as a Ray head node (no gRPC there): give the port that "
-                        "`ray start --head` printed (default 6379)")
-
-
-def _resolve(spec: str) -> str | None:
-    """The GCS address to connect to, or None for a private local cluster."""
-    if spec == "local":
-        return None
-    if spec.startswith("ray://"):
-        raise FarmError(f"--ray {spec}: Ray Client addresses are not supported; run the driver on a cluster node "
-                        "with the GCS address (HOST:6379), or submit it with `ray job submit` (docs/farm.md)")
-    if spec == "auto":
-        env = os.environ.get("RAY_ADDRESS", "")
-        if env and env != "auto":
-            return env
-        from ray._private import services
-
-        try:
-            found = services.find_gcs_addresses()
-        except Exception:  # noqa: BLE001 - whatever Ray's lookup trips on, there is no cluster to use
-            found = set()
-        if not found:
-            raise FarmError("--ray auto: no Ray cluster was started on this machine; run `ray start --head` "
-                            "first, give the head node's HOST:PORT, or use --ray local")
-        return sorted(found)[0]
-    return spec
-
-
-def _import_ray():
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    try:
-        import ray
-    except ImportError:
-        raise FarmError("--ray needs Ray: pip install 'melfoley[farm]'") from None
-    return ray
-
-
-def _loopback_only() -> None:
-    """Keep every Ray address on 127.0.0.1: Ray otherwise swaps a loopback node address for the LAN
-    one (and binds there). Processes this one starts inherit the setting."""
-    from ray._private import ray_constants
-
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    ray_constants.ENABLE_RAY_CLUSTER = False
-
-
-def connect(spec: str, workers: int | None):
-    """Connect this process to the cluster ``spec`` (or start a private one); returns (ray, owned)."""
-    ray = _import_ray()
-    address = _resolve(spec)
-    if _is_loopback("127.0.0.1" if address is None else _split(address)[0]):
-        _loopback_only()
-    if ray.is_initialized():
-        return ray, False
-    opts = {"include_dashboard": False, "log_to_driver": False, "logging_level": "WARNING",
-            "configure_logging": True}
-    if address is None:
-        ray.init(num_cpus=workers or os.cpu_count() or 1, _node_ip_address="127.0.0.1", **opts)
-        return ray, True
-    _probe_gcs(address)
-    try:
-        ray.init(address=address, **opts)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise FarmError(f"cannot join the Ray cluster at {address}: {_last_line(exc)}") from None
-    return ray, True
-
-
 # ---------------------------------------------------------------------------------------- the executor
 class RayExecutor:
     """Clips on Ray workers; see the module docstring. ``RayExecutor.factory(address, workers)`` makes
@@ -234,6 +135,7 @@ class RayExecutor:
         self.notes: list[str] = []
         self._ray = None
         self._owned = False
+        self.startup_s = 0.0
 
     @classmethod
     def factory(cls, address: str = "auto", workers: int | None = None):
@@ -246,8 +148,11 @@ class RayExecutor:
         ray, self._owned = connect(self.address, self.asked)
         self._ray = ray
         engine = self.runner.config.defaults.engine
-        gpu = engine in GPU_ENGINES
         res = ray.cluster_resources()
+        gpu = engine in GPU_ENGINES
+        if gpu and not res.get("GPU") and dict(self.runner.config.engine_options).get("fallback") in (True, "true"):
+            gpu = False  # --fallback: the workers fall back to the embedded engine, on CPUs
+            self.notes.append("the cluster has no GPUs: --fallback renders with the embedded engine on CPU workers")
         have = int(res.get("GPU" if gpu else "CPU", 0))
         kind = "GPU" if gpu else "CPU"
         n = self.asked or have
@@ -261,6 +166,7 @@ class RayExecutor:
                                                max_task_retries=0, max_concurrency=1)
         self.workers = [actor.remote(cfg, engine) for _ in range(n)]
         self._preflight(ctx, clips, cfg, time.perf_counter() - t0)
+        self.startup_s = time.perf_counter() - t0  # connect, start the workers, pre-flight (bench)
 
     def _preflight(self, ctx: ClipContext, clips: list[PictureClip], cfg: BatchConfig, spent: float) -> None:
         from .atomic import atomic_text
@@ -274,12 +180,13 @@ class RayExecutor:
                     media[str(p)] = os.stat(p).st_size
                 except OSError:
                     pass  # the clip fails alone, as locally
-        out = Path(ctx.stems_dir).parent
+        stems = Path(ctx.stems_dir).resolve()  # a worker's working folder is not the driver's
+        out = stems.parent
         out.mkdir(parents=True, exist_ok=True)
         token = secrets.token_hex(16)
         probe = out / PROBE_NAME
         atomic_text(probe, token)
-        writable = [str(ctx.stems_dir)] + ([str(cfg.cache_root)] if cfg.use_cache and cfg.cache_root else [])
+        writable = [str(stems)] + ([str(cfg.cache_root)] if cfg.use_cache and cfg.cache_root else [])
         refs = [w.check.remote(media, str(out), token, writable) for w in self.workers]
         try:
             answers = ray.get(refs, timeout=max(5.0, START_TIMEOUT_S - spent))
@@ -287,7 +194,7 @@ class RayExecutor:
             raise FarmError(f"the {len(self.workers)} farm workers did not start within {START_TIMEOUT_S:.0f} s "
                             "(the cluster is busy, or a node cannot start Python workers: see `ray status`)") from None
         except ray.exceptions.RayError as exc:
-            raise FarmError(f"a farm worker failed to start: {_last_line(exc)}") from None
+            raise FarmError(f"a farm worker failed to start: {ray_error_line(exc)}") from None
         finally:
             probe.unlink(missing_ok=True)
         self.nodes = [info for info, _ in answers]
@@ -374,12 +281,6 @@ class RayExecutor:
         if self._owned and ray.is_initialized():
             ray.shutdown()
         self._ray = None
-
-
-def _last_line(exc: BaseException) -> str:
-    """The innermost error of a Ray error (whose text is the remote traceback)."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return (lines[-1] if lines else type(exc).__name__)[:300]
 
 
 def _failed(clip: PictureClip, reason: str) -> ClipResult:
