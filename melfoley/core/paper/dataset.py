@@ -200,26 +200,36 @@ def _init_worker(cfg_dict: dict) -> None:
 
 def build_shard(out: str, name: str, sources: list[Source]) -> ShardResult:
     """Build one shard (in a worker): tensors + record, each written atomically."""
-    from safetensors.torch import save_file
-
-    from ...plugin.atomic import atomic_path, atomic_text
-
     cfg, enc = _WORKER["cfg"], _WORKER["enc"]
-    res, flat = ShardResult(name), {}
+    res = ShardResult(name)
+    all_records, all_tensors = [], []
     for src in sources:
         records, tensors, reason = process_source(src, cfg, enc)
         if reason:
             res.skipped.append({"video": str(src.video), "audio": str(src.audio or ""), "reason": reason})
-        for rec, t in zip(records, tensors):
-            i = len(res.clips)
-            res.clips.append({**rec, "shard": name, "index": i})
-            flat.update({f"{i}.{k}": v.contiguous() for k, v in t.items()})
+        all_records += records
+        all_tensors += tensors
+    res.clips = write_shard(out, name, all_records, all_tensors, res.skipped)
+    return res
+
+
+def write_shard(out, name: str, records: list[dict], tensors: list[dict], skipped: list[dict] = ()) -> list[dict]:
+    """One shard: ``shards/<name>.safetensors`` (clip i's tensors as ``i.<key>``) and its JSON record."""
+    from safetensors.torch import save_file
+
+    from ...plugin.atomic import atomic_path, atomic_text
+
+    clips, flat = [], {}
+    for i, (rec, t) in enumerate(zip(records, tensors)):
+        clips.append({**rec, "shard": name, "index": i})
+        flat.update({f"{i}.{k}": v.contiguous() for k, v in t.items()})
     shards = Path(out) / "shards"
+    shards.mkdir(parents=True, exist_ok=True)
     if flat:
         with atomic_path(shards / f"{name}.safetensors") as tmp:
             save_file(flat, tmp)
-    atomic_text(shards / f"{name}.json", json.dumps({"clips": res.clips, "skipped": res.skipped}, indent=1))
-    return res
+    atomic_text(shards / f"{name}.json", json.dumps({"clips": clips, "skipped": list(skipped)}, indent=1))
+    return clips
 
 
 def _config_id(cfg: DatasetConfig) -> str:

@@ -116,8 +116,10 @@ class DiffusionPart:
         else:
             self.controlnet = MelQCDControlNetModel.from_unet_melqcd(self.unet)
         frozen = [self.vae, self.text_encoder, self.unet] + ([self.controlnet] if self.name == "adapter" else [])
-        for m in frozen:
-            m.requires_grad_(False).eval().to(device, weight_dtype)
+        for m in frozen:  # frozen parts in half precision on a GPU with mixed precision
+            m.requires_grad_(False).eval().to(device)
+            if weight_dtype != torch.float32:
+                m.to(weight_dtype)
         if cfg.gradient_checkpointing:
             self.unet.enable_gradient_checkpointing()
             self.controlnet.enable_gradient_checkpointing()

@@ -132,6 +132,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_at: int | None = None,
     micro = step * cfg.grad_accum
     last = {}
     model.train()
+    import time
+
+    tick = time.perf_counter()
     for batch in loader:
         if step >= min(cfg.steps, stop_at or cfg.steps):
             break
@@ -151,8 +154,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_at: int | None = None,
         lr = sched.get_last_lr()[0]
         sched.step()
         step += 1
-        row = {"step": step, "lr": lr, **last}
-        last = {}
+        if acc.device.type == "cuda":
+            torch.cuda.synchronize()
+        now = time.perf_counter()
+        row = {"step": step, "lr": lr, **last, "seconds": now - tick}  # wall time of the step (throughput)
+        last, tick = {}, now
         writer.write(row)
         vrow = {}
         if cfg.validate_every and step % cfg.validate_every == 0 and val_set is not None:
@@ -169,6 +175,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_at: int | None = None,
             log(f"step {step}/{cfg.steps}  loss {row['loss']:.4f}  lr {lr:.2e}")
         if (cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or step == cfg.steps)) or step == stop_at:
             save_checkpoint(acc, out, step, cfg.keep_checkpoints)
+        tick = time.perf_counter()  # validation, samples and checkpoints are not counted in a step's time
     acc.wait_for_everyone()
     if acc.is_main_process:
         unwrapped = acc.unwrap_model(model)
