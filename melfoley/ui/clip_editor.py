@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QLabel, 
 
 from . import curve_ops
 from .curve_editor import CurveEditor
-from .flow import FlowLayout
+from .flow import FlowLayout, pair
 from .levels_box import LevelsBox
 from .prompt import PromptEdit
 
@@ -60,9 +60,9 @@ class ClipEditor(QWidget):
         self.weights_button.clicked.connect(self.weights_requested)
         self.prompt.setMinimumWidth(200)
         self.prompt.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        form = FlowLayout(spacing=4)
-        for w in (QLabel("Sound event"), self.prompt, QLabel("Takes"), self.takes, QLabel("Seed"), self.seed, dice,
-                  QLabel("Engine"), self.engine, self.weights_button):
+        form = FlowLayout(spacing=6)
+        for w in (pair("Sound event", self.prompt), pair("Takes", self.takes), pair("Seed", self.seed), dice,
+                  pair("Engine", self.engine), self.weights_button):
             form.addWidget(w)
         self.multi = QLabel("")
         self.multi.setObjectName("warning")

@@ -11,6 +11,7 @@ class FlowLayout(QLayout):
     def __init__(self, parent=None, spacing: int = 6):
         super().__init__(parent)
         self._items = []
+        self._height = 0  # the height of the last layout: what the parent must leave for the wrapped rows
         self.setSpacing(spacing)
         self.setContentsMargins(0, 0, 0, 0)
 
@@ -37,7 +38,10 @@ class FlowLayout(QLayout):
 
     def setGeometry(self, rect):  # noqa: N802 - Qt API
         super().setGeometry(rect)
-        self._place(rect, move=True)
+        h = self._place(rect, move=True)
+        if h != self._height:  # rows wrapped or unwrapped: ask the parent layout for the room
+            self._height = h
+            self.invalidate()
 
     def sizeHint(self):  # noqa: N802 - Qt API
         return self.minimumSize()
@@ -47,23 +51,50 @@ class FlowLayout(QLayout):
         for item in self._items:
             size = size.expandedTo(item.minimumSize())
         m = self.contentsMargins()
-        return size + QSize(m.left() + m.right(), m.top() + m.bottom())
+        size = size + QSize(m.left() + m.right(), m.top() + m.bottom())
+        return QSize(size.width(), max(size.height(), self._height))
 
     def _place(self, rect: QRect, *, move: bool) -> int:
+        """Lay out rows (widgets vertically centred in their row); returns the height used."""
         m = self.contentsMargins()
         r = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
-        x, y, line = r.x(), r.y(), 0
         sp = self.spacing()
-        visible = [i for i in self._items if not (i.widget() and i.widget().isHidden())]
-        for item in visible:
-            hint = item.sizeHint()
-            if x + hint.width() > r.right() + 1 and line > 0:
-                x, y, line = r.x(), y + line + sp, 0
+        rows, row, x = [], [], r.x()
+        for item in (i for i in self._items if not (i.widget() and i.widget().isHidden())):
+            w = min(item.sizeHint().width(), r.width())
+            if row and x + w > r.right() + 1:
+                rows.append(row)
+                row, x = [], r.x()
+            row.append((item, x, w))
+            x += w + sp
+        if row:
+            rows.append(row)
+        y = r.y()
+        for row in rows:
+            line = max(item.sizeHint().height() for item, _, _ in row)
             if move:
-                w = hint.width()
-                if item.widget() and item.widget().sizePolicy().horizontalPolicy() == QSizePolicy.Policy.Expanding:
-                    w = max(w, min(r.right() - x + 1, 2 * w))
-                item.setGeometry(QRect(QPoint(x, y), QSize(min(w, r.width()), hint.height())))
-            x += min(hint.width(), r.width()) + sp
-            line = max(line, hint.height())
-        return y + line - rect.y() + m.bottom()
+                spare = r.right() + 1 - (row[-1][1] + row[-1][2])
+                grow = [i for i, (item, _, _) in enumerate(row) if item.widget() and
+                        item.widget().sizePolicy().horizontalPolicy() == QSizePolicy.Policy.Expanding]
+                shift = 0
+                for i, (item, x0, w) in enumerate(row):
+                    extra = spare // len(grow) if grow and i in grow and spare > 0 else 0
+                    h = item.sizeHint().height()
+                    item.setGeometry(QRect(QPoint(x0 + shift, y + (line - h) // 2), QSize(w + extra, h)))
+                    shift += extra
+            y += line + sp
+        return max(0, y - sp - rect.y()) + m.bottom()
+
+
+def pair(label: str, widget, parent=None):
+    """A label and its field kept together on one line when a flow row wraps."""
+    from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+
+    box = QWidget(parent)
+    lay = QHBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(4)
+    lay.addWidget(QLabel(label))
+    lay.addWidget(widget, 1)
+    box.setSizePolicy(widget.sizePolicy().horizontalPolicy(), widget.sizePolicy().verticalPolicy())
+    return box

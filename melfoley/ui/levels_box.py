@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Signal
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import QDoubleSpinBox, QGridLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from . import theme
 
@@ -83,19 +83,17 @@ class LevelsBox(QWidget):
         self.readout = QLabel("")
         self.readout.setObjectName("hint")
         self.meter = Meter()
-        grid = QGridLayout(self)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(QLabel("Gain"), 0, 0)
-        grid.addWidget(self.gain, 0, 1)
-        grid.addWidget(QLabel("Fade in"), 0, 2)
-        grid.addWidget(self.fade_in, 0, 3)
-        grid.addWidget(QLabel("out"), 0, 4)
-        grid.addWidget(self.fade_out, 0, 5)
-        grid.addWidget(QLabel("Nudge"), 1, 0)
-        grid.addWidget(self.nudge_frames, 1, 1)
-        grid.addWidget(self.nudge_ms, 1, 2, 1, 2)
-        grid.addWidget(self.meter, 1, 4, 1, 2)
-        grid.addWidget(self.readout, 2, 0, 1, 6)
+        self.readout.setWordWrap(True)
+        from .flow import FlowLayout, pair
+
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(0, 0, 0, 0)
+        flow = FlowLayout(spacing=6)
+        for w in (pair("Gain", self.gain), pair("Fade in", self.fade_in), pair("out", self.fade_out),
+                  pair("Nudge", self.nudge_frames), self.nudge_ms, pair("Meter", self.meter)):
+            flow.addWidget(w)
+        rows.addLayout(flow)
+        rows.addWidget(self.readout)
         self.gain.valueChanged.connect(lambda v: self._emit(gain_db=round(float(v), 3)))
         self.fade_in.valueChanged.connect(lambda v: self._emit(fade_in=v / 1000.0))
         self.fade_out.valueChanged.connect(lambda v: self._emit(fade_out=v / 1000.0))

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
-from PySide6.QtWidgets import (QFileDialog, QGroupBox, QLabel, QLineEdit, QProgressBar, QPushButton, QSplitter,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QGroupBox, QLabel, QLineEdit, QProgressBar, QPushButton, QScrollArea,
+                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from melfoley.core.errors import MelfoleyError
 
@@ -180,9 +180,15 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
         right.addWidget(takes_box)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 1)
+        self.controls = QScrollArea()  # small windows and narrow docks scroll instead of clipping
+        self.controls.setWidgetResizable(True)
+        self.controls.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.controls.setWidget(right)
+        self.controls.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        right.setMinimumHeight(520)
         self.bottom = QSplitter(Qt.Orientation.Horizontal)
         self.bottom.addWidget(picture_box)
-        self.bottom.addWidget(right)
+        self.bottom.addWidget(self.controls)
         self.bottom.setStretchFactor(0, 2)
         self.bottom.setStretchFactor(1, 3)
         self.main = QSplitter(Qt.Orientation.Vertical)
@@ -211,6 +217,8 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
         want = Qt.Orientation.Vertical if width < NARROW else Qt.Orientation.Horizontal
         if self.bottom.orientation() != want:
             self.bottom.setOrientation(want)
+        # the clip's rows wrap when narrow: leave them the room (the controls scroll)
+        self.controls.widget().setMinimumHeight(520 if width >= NARROW else 520 + max(0, (NARROW - width)) // 2)
 
     # ------------------------------------------------------------------ opening
     def _ask_open(self) -> None:

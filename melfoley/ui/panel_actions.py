@@ -181,7 +181,10 @@ class PanelActions:
 
     def export(self, out_dir=None) -> Job | None:
         """Write stems for the kept takes and the output timeline, in a worker thread."""
-        if not self.session or self.runner.is_busy("export"):
+        if not self.session:
+            return None
+        if self.runner.is_busy("export"):
+            self.say("An export is running; wait for it to finish", error=True)
             return None
         from .export import export_session
 

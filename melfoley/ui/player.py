@@ -280,13 +280,13 @@ class Transport(QWidget):
         self.viewer = Viewer()
         self.buttons: dict[str, QPushButton] = {}
         bar = FlowLayout(spacing=3)
-        for key, text, tip in (("home", "\u23ee", "Start of the edit / clip (Home)"),
+        for key, text, tip in (("home", "|\u25c0\u25c0", "Start of the edit / clip (Home)"),
                                ("back", "\u25c0|", "One frame back (Left)"),
                                ("j", "J \u25c0\u25c0", "Shuttle backwards; again for faster (J)"),
                                ("k", "K \u25a0", "Stop (K)"),
                                ("l", "L \u25b6", "Play; again for 2x, 4x (L)"),
                                ("fwd", "|\u25b6", "One frame forward (Right)"),
-                               ("end", "\u23ed", "End of the edit / clip (End)"),
+                               ("end", "\u25b6\u25b6|", "End of the edit / clip (End)"),
                                ("in", "In", "Loop in at the playhead (I)"),
                                ("out", "Out", "Loop out at the playhead (O)")):
             b = QPushButton(text)
@@ -312,6 +312,7 @@ class Transport(QWidget):
             bar.addWidget(w)
         self.time_label = QLabel("0.000 s")
         self.time_label.setObjectName("timecode")
+        self.time_label.hide()  # the viewer's bar shows the timecode; this one is for hosts that hide the viewer
         self.range_label = QLabel("")
         self.range_label.setObjectName("hint")
         self.device_label = QLabel("")
