@@ -51,11 +51,18 @@ def make_library(root: Path, corpus_items) -> Path:
         d.mkdir(exist_ok=True)
         sf.write(str(d / f"{it.path.stem}_{rate}.{'flac' if fmt == 'FLAC' else 'wav'}"), y, rate, subtype=sub,
                  format=fmt)
+    extra = _train(corpus_items, "footsteps_wood", 2)  # AIFF and Ogg Vorbis too
+    for it, (ext, fmt, sub) in zip(extra, [("aiff", "AIFF", "PCM_16"), ("ogg", "OGG", "VORBIS")]):
+        x, sr = sf.read(str(it.path), dtype="float32")
+        (root / it.label).mkdir(exist_ok=True)
+        sf.write(str(root / it.label / f"{it.path.stem}.{ext}"), 0.7 * x, sr, format=fmt, subtype=sub)
     door = _train(corpus_items, "door_open", 1)[0]
     x, sr = sf.read(str(door.path), dtype="float32")
     write_bwf(root / "DOORWood_Creaky Barn Door_ABC_TESTLIB.wav", x, sample_rate=sr,
               bext=Bext(description="old barn door creaking open slowly"),
               ixml=IXml(note="hinge squeak wooden", project="testlib"))
+    write_bwf(root / "DOORMetl_Steel Hatch_ABC_TESTLIB.wav", x, sample_rate=sr, rf64=True,  # RF64 with ds64
+              bext=Bext(description="submarine hatch clank"))
     return root
 
 
@@ -73,7 +80,7 @@ def test_index_reads_every_rate_channel_count_and_the_metadata(tmp_path, library
     before = _digest(library)
     ix = LibraryIndex(tmp_path / "ix.sqlite")
     rep = scan(ix, [library])
-    assert rep.problems == [] and rep.indexed == 7 and not rep.interrupted
+    assert rep.problems == [] and rep.indexed == 10 and not rep.interrupted
     assert _digest(library) == before  # library files are only ever read
     st = ix.stats()
     assert set(st["sample_rates"]) == {22050, 44100, 48000, 96000}
@@ -87,8 +94,9 @@ def test_index_reads_every_rate_channel_count_and_the_metadata(tmp_path, library
                                           "WHERE path LIKE '%DOORWood%'").fetchone()
     assert (cat, sub, fx) == ("DOORS", "WOOD", "Creaky Barn Door")
     assert desc == "old barn door creaking open slowly" and "hinge squeak" in text
-    hits = ix.fts("squeak")
-    assert len(hits) == 1
+    assert len(ix.fts("squeak")) == 1 and len(ix.fts("submarine")) == 1  # iXML of a WAV, bext of an RF64
+    fmts = {f.split("/")[0] for (f,) in ix.execute("SELECT format FROM files")}
+    assert fmts >= {"WAV", "FLAC", "AIFF", "OGG", "RF64"}
     # every file has events with sane onsets inside it, envelopes and histograms
     for onset, offset, dur, env in ix.execute("SELECT e.onset, e.offset, f.duration, e.env FROM events e "
                                               "JOIN files f ON f.id = e.file_id"):
@@ -107,19 +115,19 @@ def test_rescan_is_incremental_and_marks_changed_and_missing_files(tmp_path, lib
     lib = tmp_path / "lib"
     make_library(lib, corpus_items)
     ix = LibraryIndex(tmp_path / "ix.sqlite")
-    assert scan(ix, [lib]).indexed == 7
+    assert scan(ix, [lib]).indexed == 10
     again = scan(ix)
-    assert (again.indexed, again.unchanged, again.missing) == (0, 7, 0)
+    assert (again.indexed, again.unchanged, again.missing) == (0, 10, 0)
     changed = sorted(lib.rglob("*.wav"))[0]
     x, sr = sf.read(str(changed), dtype="float32")
     sf.write(str(changed), x[: len(x) // 2], sr)
     gone = sorted(lib.rglob("*.flac"))[0]
     gone.unlink()
     rep = scan(ix)
-    assert (rep.indexed, rep.unchanged, rep.missing) == (1, 5, 1)
+    assert (rep.indexed, rep.unchanged, rep.missing) == (1, 8, 1)
     assert ix.execute("SELECT status FROM files WHERE path=?", (str(gone),)).fetchone()[0] == "missing"
     assert ix.execute("SELECT COUNT(*) FROM files WHERE path=?", (str(changed),)).fetchone()[0] == 1
-    assert ix.ok_files() == 6
+    assert ix.ok_files() == 9
 
 
 def test_an_interrupted_scan_keeps_its_work_and_resumes(tmp_path, library, monkeypatch):
@@ -134,9 +142,9 @@ def test_an_interrupted_scan_keeps_its_work_and_resumes(tmp_path, library, monke
     first = scan(ix, [library], should_stop=stop)
     assert first.interrupted and first.indexed == 3 and ix.ok_files() == 3
     rest = scan(ix)
-    assert not rest.interrupted and (rest.unchanged, rest.indexed) == (3, 4)
-    assert ix.ok_files() == 7
-    assert ix.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 7  # nothing twice
+    assert not rest.interrupted and (rest.unchanged, rest.indexed) == (3, 7)
+    assert ix.ok_files() == 10
+    assert ix.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 10  # nothing twice
 
 
 def test_bad_files_are_listed_and_skipped(tmp_path, corpus_items):
@@ -195,7 +203,7 @@ def test_a_corrupt_index_is_moved_aside_and_rebuilt_with_its_folders(tmp_path, l
     ix = LibraryIndex(db)
     assert ix.rebuilt_from is not None and ix.rebuilt_from.exists()
     assert [p for _, p in ix.roots()] == [str(library)] and ix.ok_files() == 0
-    assert scan(ix).indexed == 7
+    assert scan(ix).indexed == 10
 
 
 def test_a_locked_index_waits_then_says_so(tmp_path, monkeypatch):
@@ -225,6 +233,6 @@ def test_two_processes_indexing_at_once(tmp_path, library):
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     counts = sorted(tuple(map(int, o[0].split())) for o in outs)
-    assert counts == [(0, 7, 0), (7, 0, 0)]  # one indexed, the other waited and found it done
+    assert counts == [(0, 10, 0), (10, 0, 0)]  # one indexed, the other waited and found it done
     ix = LibraryIndex(db)
-    assert ix.ok_files() == 7 and ix.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 7
+    assert ix.ok_files() == 10 and ix.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 10
