@@ -154,3 +154,44 @@ def test_convert_reports_a_broken_mapping(parts, tmp_path):
 
     with pytest.raises(WeightsError, match=r"controlnet: 1 missing keys .*controlnet_down_blocks.1.weight"):
         convert_checkpoint(path, tmp_path / "o", unet_config=PRESETS["tiny"].unet, text_dim=16, adapter_heads=2)
+
+
+def cldm_layout(channels, per_block: int, attention: tuple[bool, ...], hint: tuple[int, ...]) -> set[str]:
+    """The cldm ControlNet's parameter names, enumerated from ldm's openaimodel rules alone (not from
+    our models or our mapping): time_embed.{0,2}; input_blocks.0.0 = conv_in; per level, per_block
+    ResBlocks (in_layers.{0,2}, emb_layers.1, out_layers.{0,3}, skip_connection when the width changes)
+    each followed by a SpatialTransformer at attention levels (only its norm / proj_in / proj_out are
+    listed), then a Downsample (op) except at the last level; one zero conv per input block;
+    middle_block = ResBlock, SpatialTransformer, ResBlock; middle_block_out.0; the hint block's convs
+    at even indices of its Sequential (SiLU between), the last one included."""
+    wb = ("weight", "bias")
+    res = lambda p, skip: {f"{p}.{m}.{w}" for m in ("in_layers.0", "in_layers.2", "emb_layers.1", "out_layers.0",
+                                                    "out_layers.3") + (("skip_connection",) if skip else ()) for w in wb}
+    attn = lambda p: {f"{p}.{m}.{w}" for m in ("norm", "proj_in", "proj_out") for w in wb}
+    keys = {f"time_embed.{i}.{w}" for i in (0, 2) for w in wb} | {f"input_blocks.0.0.{w}" for w in wb}
+    idx, width = 1, channels[0]
+    for level, ch in enumerate(channels):
+        for _ in range(per_block):
+            keys |= res(f"input_blocks.{idx}.0", width != ch)
+            if attention[level]:
+                keys |= attn(f"input_blocks.{idx}.1")
+            width, idx = ch, idx + 1
+        if level < len(channels) - 1:
+            keys |= {f"input_blocks.{idx}.0.op.{w}" for w in wb}
+            idx += 1
+    keys |= {f"zero_convs.{i}.0.{w}" for i in range(idx) for w in wb}
+    keys |= res("middle_block.0", False) | attn("middle_block.1") | res("middle_block.2", False)
+    keys |= {f"middle_block_out.0.{w}" for w in wb}
+    keys |= {f"input_hint_block.{2 * i}.{w}" for i in range(len(hint) + 1) for w in wb}
+    return keys
+
+
+def test_our_ldm_names_match_the_independent_cldm_layout(parts):
+    controlnet = parts[0]
+    cfg = controlnet.config
+    ours = {ldm_controlnet_name(k, cfg.layers_per_block, len(controlnet.controlnet_cond_embedding.blocks))
+            for k in controlnet.state_dict()}
+    ours = {k for k in ours if ".transformer_blocks." not in k}  # attention internals keep diffusers' names
+    attention = tuple(t.startswith("CrossAttn") for t in cfg.down_block_types)
+    want = cldm_layout(tuple(cfg.block_out_channels), cfg.layers_per_block, attention, PRESETS["tiny"].hint_channels)
+    assert ours == want, (sorted(ours - want)[:5], sorted(want - ours)[:5])
