@@ -28,6 +28,7 @@ from .layer import CachedLayer
 
 GUTTER, RULER, MARKER_ROW, PIC_H, AUDIO_H, FOLEY_H, SCROLL_H = 64, 20, 14, 40, 18, 40, 14
 ENV_BINS = 1024  # envelope points per take (enough for any zoom a 10 s clip is edited at)
+OVERVIEW_PX = 4.0  # clips narrower than this on average: the lane is drawn per pixel column (numpy)
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Lane:
         self.starts = [self.starts[i] for i in order]
         self.ends = [self.ends[i] for i in order]
         self.ids = [self.ids[i] for i in order]
+        self.a = np.asarray(self.starts, np.float64)
+        self.b = np.asarray(self.ends, np.float64)
 
     def visible(self, t0: float, t1: float) -> range:
         """Indices of the items that overlap [t0, t1]."""
@@ -64,6 +67,7 @@ class TimelineData:
     envelopes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # cid -> (lo, hi)
     status: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+    peaks: dict[str, float] = field(default_factory=dict)  # cid -> peak of its take (the overview's level)
 
     @classmethod
     def from_session(cls, session) -> "TimelineData":
@@ -117,6 +121,7 @@ class TimelineData:
         """The clip's take envelope at true level (with its gain, fades and nudge), or none."""
         if take is None:
             self.envelopes.pop(cid, None)
+            self.peaks.pop(cid, None)
             return
         from melfoley.core.levels import place_take
 
@@ -128,6 +133,7 @@ class TimelineData:
             audio = place_take(audio, take.sample_rate, **placement_of(settings))
         bins = int(min(ENV_BINS, max(2, audio.shape[0] // 16)))
         self.envelopes[cid] = envelope(audio, bins) if audio.size else (np.zeros(2), np.zeros(2))
+        self.peaks[cid] = float(np.clip(max(self.envelopes[cid][1].max(), -self.envelopes[cid][0].min()), 0, 1))
 
 
 def playback_take(session, cid: str):
@@ -393,6 +399,10 @@ class TimelineView(QWidget):
             idx = lane.visible(t0, t1)
             if lane.kind == "picture":
                 self._paint_picture(p, lane, idx, r)
+            elif lane.kind == "audio" and self._overview(lane, idx):
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(QColor(theme.MOTION))
+                self._runs(p, *self._columns(lane, idx), r.top() + 1, r.height() - 2)
             elif lane.kind == "audio":
                 self._paint_boxes(p, lane, idx, r, QColor(theme.MOTION), names=True)
             else:
@@ -436,7 +446,56 @@ class TimelineView(QWidget):
                 if b.width() > 40:
                     p.drawText(b.adjusted(3, 0, -2, 0), int(Qt.AlignmentFlag.AlignVCenter), name)
 
+    def _columns(self, lane: Lane, idx: range) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel columns (first, last) of the visible items, for the per-column overview."""
+        a = np.clip(((lane.a[idx.start:idx.stop] - self.t0) * self.px_per_s + GUTTER).astype(np.int64), GUTTER,
+                    self.width() - 1)
+        b = np.clip(((lane.b[idx.start:idx.stop] - self.t0) * self.px_per_s + GUTTER).astype(np.int64), GUTTER,
+                    self.width() - 1)
+        return a, np.maximum(a, b - 1)
+
+    def _runs(self, p: QPainter, lo: np.ndarray, hi: np.ndarray, top: float, h: float) -> None:
+        """Fill the column runs covered by [lo, hi] spans (a gap stays a gap at any zoom)."""
+        cover = np.zeros(self.width() + 2, np.int64)
+        np.add.at(cover, lo, 1)
+        np.add.at(cover, hi + 1, -1)
+        on = np.concatenate([[0], (np.cumsum(cover)[:-1] > 0).astype(np.int8), [0]])
+        edges = np.flatnonzero(np.diff(on))
+        p.drawRects([QRectF(float(x0), top, float(max(1, x1 - x0)), h) for x0, x1 in zip(edges[::2], edges[1::2])])
+
+    def _overview(self, lane: Lane, idx: range) -> bool:
+        return len(idx) > 0 and len(idx) * OVERVIEW_PX > self.lanes_width()
+
+    def _paint_picture_overview(self, p: QPainter, lane: Lane, idx: range, r: QRectF) -> None:
+        lo, hi = self._columns(lane, idx)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(theme.RAISED))
+        self._runs(p, lo, hi, r.top() + 1, r.height() - 2)
+        status = np.array([self.data.status.get(c, "") for c in lane.ids[idx.start:idx.stop]])
+        for name in set(status.tolist()):
+            p.setBrush(QColor(theme.STATUS_COLOURS.get(name, theme.TEXT_DIM)))
+            m = status == name
+            self._runs(p, lo[m], hi[m], r.bottom() - 4, 3)
+        sel = np.array([c in self.selected for c in lane.ids[idx.start:idx.stop]])
+        if sel.any():
+            p.setBrush(QColor(theme.ACCENT))
+            self._runs(p, lo[sel], hi[sel], r.top() + 1, 3)
+
+    def _paint_foley_overview(self, p: QPainter, lane: Lane, idx: range, r: QRectF) -> None:
+        lo, hi = self._columns(lane, idx)
+        peak = np.array([self.data.peaks.get(c, 0.0) for c in lane.ids[idx.start:idx.stop]])
+        col = np.zeros(self.width(), np.float64)
+        np.maximum.at(col, lo, peak)
+        np.maximum.at(col, hi, peak)
+        xs = np.flatnonzero(col > 0)
+        mid, half = r.center().y(), r.height() / 2 - 2
+        p.setPen(QPen(QColor(theme.WAVE), 1))
+        p.drawLines([QLineF(x, mid - v * half, x, mid + max(0.5, v * half))
+                     for x, v in zip(xs.tolist(), col[xs].tolist())])
+
     def _paint_picture(self, p: QPainter, lane: Lane, idx: range, r: QRectF) -> None:
+        if self._overview(lane, idx):
+            return self._paint_picture_overview(p, lane, idx, r)
         boxes = self._boxes(lane, idx, r)
         by_colour: dict[str, list] = {}
         for b, cid in boxes:
@@ -472,6 +531,8 @@ class TimelineView(QWidget):
         mid, half = r.center().y(), r.height() / 2 - 2
         p.setPen(QPen(QColor(theme.BORDER), 1, Qt.PenStyle.DotLine))
         p.drawLine(QPointF(GUTTER, mid), QPointF(self.width(), mid))
+        if self._overview(lane, idx):
+            return self._paint_foley_overview(p, lane, idx, r)
         lines = []
         flat = []
         for i in idx:
