@@ -125,6 +125,8 @@ def test_convert_v2x_code_predictor(parts, tmp_path):
     assert back.config.num_layers == 2 and back.config.num_heads == 4
     f = torch.randn(1, 6, 16)
     torch.testing.assert_close(back(f).code_logits, v2x(f).code_logits)
+    # it says what it was trained on, so the paper engine refuses to feed it melfoley's frame features
+    assert json.loads((tmp_path / "w" / "v2x" / "features.json").read_text())["kind"] == "synchformer"
 
 
 class NotWeights:

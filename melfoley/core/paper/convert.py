@@ -202,4 +202,10 @@ def convert_checkpoint(src: str | Path, out_dir: str | Path, *, unet_config: dic
     for part, model in found.items():
         written[part] = out_dir / part
         model.save_pretrained(written[part], safe_serialization=True)
+    if "v2x" in written:  # the authors' V2X reads Synchformer features: the engine refuses it (engines/paper.py)
+        import json
+
+        (written["v2x"] / "features.json").write_text(json.dumps(
+            {"kind": "synchformer", "note": "authors' checkpoint: Synchformer MotionFormer features over 16-frame "
+                                            "windows, which melfoley cannot compute"}))
     return written
