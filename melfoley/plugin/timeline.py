@@ -225,6 +225,14 @@ def _markers_in(item, to_record, rate) -> list[ClipMarker]:
     return out
 
 
+def _usable(t: otio.opentime.RationalTime) -> bool:
+    try:
+        seconds(t)
+    except TimelineError:
+        return False
+    return True
+
+
 def _intersect(a: otio.opentime.TimeRange, b: otio.opentime.TimeRange) -> otio.opentime.TimeRange | None:
     start = max(a.start_time, b.start_time)
     end = min(a.end_time_exclusive(), b.end_time_exclusive())
@@ -272,12 +280,17 @@ class _Scan:
 
     def _child(self, comp, children, i, child, child_id, rip, to_record, window, track_name, flags, depth,
                extra_markers):
-        if isinstance(child, otio.schema.Clip) and child.trimmed_range().duration.value <= 0:
-            d = child.trimmed_range().duration
-            self.skipped.append(Skipped(child_id, child.name or "", f"zero or negative duration ({d.value:g} "
-                                        "frames): nothing to foley; fix its source range in the editor"))
+        own = child.trimmed_range()
+        seconds(own.start_time), seconds(own.duration)  # its own rate and length: TimelineError if unusable
+        if isinstance(child, otio.schema.Clip) and own.duration.value <= 0:
+            self.skipped.append(Skipped(child_id, child.name or "", f"zero or negative duration "
+                                        f"({own.duration.value:g} frames): nothing to foley; fix its source "
+                                        "range in the editor"))
             return
-        vis = _intersect(rip, window)
+        if not (_usable(rip.start_time) and _usable(rip.duration)):
+            raise TimelineError("its place in the track cannot be computed (an item before it has an unusable "
+                                "rate or length); fix that item in the editor")
+        vis = _intersect(rip, window) if _usable(window.start_time) and _usable(window.duration) else rip
         if vis is None:
             return
         trim = child.trimmed_range()

@@ -42,15 +42,15 @@ def rate_edit(path: Path, rate, *, where: str = "timeline", good_media: Path | N
     media_path = good_media or path.with_suffix(".mp4")
     tl = otio.schema.Timeline(name="Rates", global_start_time=rt(0, RATE))
     tr = otio.schema.Track(kind=otio.schema.TrackKind.Video)
-    tr.append(clip("bad", media_path, 0, 10, RATE, media_frames=50))
     tr.append(clip("good", media_path, 10, 10, RATE, media_frames=50))
+    tr.append(clip("bad", media_path, 0, 10, RATE, media_frames=50))
     tl.tracks.append(tr)
     doc = json.loads(otio.adapters.write_to_string(tl))
     value = {"nan": "NaN", "inf": "Infinity"}.get(str(rate), rate)
     if where == "timeline":
         doc["global_start_time"]["rate"] = "@RATE@"
     else:
-        sr = doc["tracks"]["children"][0]["children"][0]["source_range"]
+        sr = doc["tracks"]["children"][0]["children"][1]["source_range"]
         sr["start_time"]["rate"] = sr["duration"]["rate"] = "@RATE@"
     path.write_text(json.dumps(doc).replace('"@RATE@"', str(value)))
     return path
