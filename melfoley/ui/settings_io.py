@@ -112,7 +112,7 @@ def read(meta: dict | None, clip=None) -> ClipSettings:
     except (TypeError, ValueError):
         notes = ()
     ranges = []
-    for r in meta.get("prompts") or []:
+    for r in meta.get("prompts") if isinstance(meta.get("prompts"), list) else []:  # `prompts: 5` opens too
         try:
             ranges.append((round(float(r["start"]), 6), round(float(r["end"]), 6), str(r["prompt"])))
         except (KeyError, TypeError, ValueError):

@@ -177,3 +177,20 @@ def test_a_failed_otio_write_does_not_suggest_otio(tmp_path):
     with pytest.raises(MelfoleyError) as exc:
         write_timeline(otio.schema.Timeline(name="x"), tmp_path / "x.otio", "otio")
     assert "try --format otio" not in str(exc.value)
+
+
+def test_the_panel_opens_or_refuses_every_hostile_edit_with_a_message(tmp_path, pic):
+    pytest.importorskip("PySide6")
+    from inputs import audio_only_edit, bad_utf8_edit, deep_edit, marker_meta_edit, rate_edit, zero_length_edit
+    from melfoley.core.errors import MelfoleyError
+    from melfoley.ui.session import Session
+
+    opens = {"clip rate": rate_edit(tmp_path / "rc.otio", 1e9, where="clip", good_media=pic),
+             "utf8": bad_utf8_edit(tmp_path / "u.otio", pic), "marker": marker_meta_edit(tmp_path / "m.otio", pic, [1]),
+             "deep": deep_edit(tmp_path / "d.otio", pic, 1500), "sound only": audio_only_edit(tmp_path / "a.otio"),
+             "zero": zero_length_edit(tmp_path / "z.otio", pic),
+             "metadata": one_clip_edit(tmp_path / "e.otio", pic, meta={"event": [1, 2], "prompts": 5})}
+    for what, path in opens.items():
+        assert Session.open(path, output_dir=tmp_path / "out" / what.replace(" ", "_")) is not None, what
+    with pytest.raises(MelfoleyError, match="not a usable frame rate"):
+        Session.open(rate_edit(tmp_path / "r.otio", float("nan"), good_media=pic), output_dir=tmp_path / "o")
