@@ -1,8 +1,12 @@
-"""Render the panel's main states to PNG at 1440x900: ``python docs/screenshots/make_screenshots.py``.
+"""Render the panel's states to PNG at 1440x900, 1100x700 and docked at 480 px:
+``python docs/screenshots/make_screenshots.py [--layout full|small|docked]``.
 
-Runs under Xvfb when it is installed (a real X server: the whole screen is grabbed, popups
-included), else on Qt's offscreen platform (the window is grabbed). Uses the debug engine
-and an edit over the corpus videos, so it needs no weights and no sound card.
+Runs under Xvfb when it is installed (a real X server: the window's screen area is grabbed,
+popups included), else on Qt's offscreen platform (the window is grabbed). Uses the debug
+engine and an edit over the corpus videos (a dialogue track and a ``foley:`` marker
+included), so it needs no weights and no sound card. Each layout runs in its own child
+process; files are ``<state>.png`` (1440x900), ``small_<state>.png`` (1100x700) and
+``docked_<state>.png`` (the panel docked at 480 px in a stand-in host window, light palette).
 """
 
 from __future__ import annotations
@@ -16,17 +20,18 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-W, H = 1440, 900
+LAYOUTS = {"full": (1440, 900, ""), "small": (1100, 700, "small_"), "docked": (1100, 900, "docked_")}
+DOCK_W = 480
 
 
-def start_display() -> subprocess.Popen | None:
+def start_display(w: int, h: int) -> subprocess.Popen | None:
     """Xvfb on a free display number, or None (then Qt's offscreen platform is used)."""
     if not shutil.which("Xvfb"):
         return None
-    for n in range(97, 110):
+    for n in range(97, 120):
         if Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
             continue
-        proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{W}x{H}x24", "-nolisten", "tcp"],
+        proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{w}x{h}x24", "-nolisten", "tcp"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.5)
         if proc.poll() is None:
@@ -36,43 +41,69 @@ def start_display() -> subprocess.Popen | None:
 
 
 def main() -> int:
-    """Start Xvfb, render in a child process (a Qt abort cannot leave Xvfb behind), stop Xvfb."""
+    """Per layout: start Xvfb, render in a child process (a Qt abort cannot leave Xvfb behind), stop it."""
     if "--child" in sys.argv:
-        return shoot()
-    env = dict(os.environ, JACK_NO_START_SERVER="1")
-    xvfb = None if env.get("DISPLAY") else start_display()
-    if xvfb is not None:
-        env.update(DISPLAY=xvfb.display, QT_QPA_PLATFORM="xcb")
-    elif not env.get("DISPLAY"):
-        env["QT_QPA_PLATFORM"] = "offscreen"
-    try:
-        return subprocess.call([sys.executable, __file__, "--child"], env=env)
-    finally:
+        return shoot(sys.argv[sys.argv.index("--child") + 1])
+    wanted = [sys.argv[sys.argv.index("--layout") + 1]] if "--layout" in sys.argv else list(LAYOUTS)
+    rc = 0
+    for layout in wanted:
+        w, h, _ = LAYOUTS[layout]
+        env = dict(os.environ, JACK_NO_START_SERVER="1")
+        xvfb = None if env.get("DISPLAY") else start_display(w, h)
         if xvfb is not None:
-            xvfb.terminate()
-            xvfb.wait(5)
+            env.update(DISPLAY=xvfb.display, QT_QPA_PLATFORM="xcb")
+        elif not env.get("DISPLAY"):
+            env["QT_QPA_PLATFORM"] = "offscreen"
+        try:
+            rc |= subprocess.call([sys.executable, __file__, "--child", layout], env=env)
+        finally:
+            if xvfb is not None:
+                xvfb.terminate()
+                xvfb.wait(5)
+    return rc
 
 
-def shoot() -> int:
+def shoot(layout: str) -> int:
     from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtGui import QColor, QImage, QPalette
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 
     from melfoley.core.corpus import corpus_root
     from melfoley.ui import theme
     from melfoley.ui.sample_edit import make_edit
-    from melfoley.ui.window import FoleyWindow
+    from melfoley.ui.window import FoleyWindow, dock
 
+    W, H, prefix = LAYOUTS[layout]
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    theme.apply_theme(app)
     work = Path(tempfile.mkdtemp(prefix="melfoley-shots-"))
     os.environ.setdefault("MELFOLEY_CACHE_DIR", str(work / "cache"))
-    edit = make_edit(work / "sample edit.otio", corpus_root() / "video", long=True)
-    win = FoleyWindow(engine="debug")
+    edit = make_edit(work / "sample edit.otio", corpus_root() / "video", long=True, extras=True)
+    if layout == "docked":  # a light host (as Hiero / Resolve can be), the panel docked at 480 px
+        app.setStyle("Fusion")
+        win = QMainWindow()
+        pal = win.palette()
+        pal.setColor(QPalette.ColorRole.Window, QColor("#ececec"))
+        pal.setColor(QPalette.ColorRole.WindowText, QColor("#101010"))
+        win.setPalette(pal)
+        host_view = QLabel("host application: its own viewer and timeline")
+        host_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        win.setCentralWidget(host_view)
+        from melfoley.ui.panel import FoleyPanel
+
+        panel = FoleyPanel(engine="debug")
+        dw = dock(panel, win)
+        win.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dw)
+        win.resizeDocks([dw], [DOCK_W], Qt.Orientation.Horizontal)
+        target = dw
+    else:
+        theme.apply_theme(app)
+        win = FoleyWindow(engine="debug")
+        panel = win.panel
+        target = win
     win.setGeometry(0, 0, W, H)
     win.show()
-    panel = win.panel
-    print(f"platform {app.platformName()}; writing to {HERE}")
+    print(f"{layout}: platform {app.platformName()}; writing to {HERE}")
 
     def pump(seconds: float = 0.3) -> None:
         end = time.monotonic() + seconds
@@ -80,7 +111,7 @@ def shoot() -> int:
             app.processEvents()
             time.sleep(0.01)
 
-    def until(cond, timeout: float = 60) -> None:
+    def until(cond, timeout: float = 90) -> None:
         end = time.monotonic() + timeout
         while not cond():
             if time.monotonic() > end:
@@ -88,21 +119,26 @@ def shoot() -> int:
             pump(0.05)
 
     def shot(name: str) -> None:
-        pump(0.4)
+        pump(0.5)
         if app.platformName() == "xcb":
-            img = app.primaryScreen().grabWindow(0, 0, 0, W, H)
+            g = target.frameGeometry() if target is win else target.geometry()
+            top = target.mapToGlobal(QPoint(0, 0)) if target is not win else g.topLeft()
+            img = app.primaryScreen().grabWindow(0, top.x(), top.y(), target.width(), target.height()).toImage()
         else:
-            img = win.grab()
-        path = HERE / f"{name}.png"
-        img.save(str(path))
-        print(f"  {path.name} {img.width()}x{img.height()}")
+            img = target.grab().toImage()
+        img = img.convertToFormat(QImage.Format.Format_RGB888)
+        path = HERE / f"{prefix}{name}.png"
+        img.save(str(path), "PNG", 9)
+        print(f"  {path.name} {img.width()}x{img.height()} {path.stat().st_size // 1024} KB")
+
+    def idle() -> None:
+        until(lambda: not panel.runner.is_busy())
 
     panel.open_timeline(edit, output_dir=work / "out")
     until(lambda: panel.preview("V1/0") is not None)
-    until(lambda: not panel.runner.is_busy())
+    idle()
     shot("01_timeline")
 
-    # the prompt with completion open
     panel.editor.prompt.setFocus()
     QTest.keyClicks(panel.editor.prompt, "foot")
     pump(0.6)
@@ -111,7 +147,6 @@ def shoot() -> int:
     panel.editor.prompt.setText("footsteps on gravel")
     panel.editor.prompt.editingFinished.emit()
 
-    # a redrawn curve: a pen stroke, then a scaled selection
     curve = panel.editor.curve
     n = curve.energy().size
     a, b = curve.point_for(int(n * 0.62), 0.8).toPoint(), curve.point_for(int(n * 0.72), 0.75).toPoint()
@@ -123,8 +158,13 @@ def shoot() -> int:
     curve.scale_selection(0.6)
     shot("03_curve_edit")
 
-    for cid in ("V1/2", "V1/4"):
-        panel.session.update(cid, prompt="cloth rustle", takes=6)
+    # several clips selected: one event typed for all of them
+    panel.clips.select_ids(["V1/2", "V1/4"])
+    pump(0.3)
+    panel.editor.prompt.setText("cloth rustle")
+    panel.editor.prompt.editingFinished.emit()
+    panel.editor.takes.setValue(6)
+    shot("08_many_clips")
     panel.session.update("V1/0", takes=4)
     first = []
     job = panel.generate(None)
@@ -132,16 +172,30 @@ def shoot() -> int:
     until(lambda: bool(first))
     shot("04_generating")
     until(lambda: not panel.is_busy(), 120)
+    idle()
 
     panel.clips.select_ids(["V1/0"])
     until(lambda: panel.takes.list.count() == 4)
     panel.takes.list.setCurrentRow(2)
     panel.takes.keep_button.click()
-    panel.player.play()  # no sound card here: says so, and runs the playhead silently
-    pump(0.9)
-    panel.player.stop()
+    panel.takes.note.setText("heel strikes land; keep")
+    panel.takes.note.editingFinished.emit()
+    panel.editor.levels.gain.setValue(-3.0)
+    panel.editor.levels.fade_out.setValue(120)
     panel.player.seek(1.1)
+    idle()
+    pump(1.0)
     shot("05_takes_audition")
+
+    panel.transport.edit_box.setChecked(True)
+    panel.transport_key("l")  # no sound card here: it says so, and runs the playhead silently
+    pump(1.5)
+    panel.transport_key("k")
+    panel.seek_edit(4.6)
+    idle()
+    pump(0.8)
+    shot("09_edit_playback")
+    panel.transport.edit_box.setChecked(False)
 
     done = []
     panel.exported.connect(done.append)
@@ -149,9 +203,22 @@ def shoot() -> int:
     until(lambda: bool(done))
     shot("06_exported")
 
+    panel.open_timeline(done[0].timeline)  # the round trip: the Foley tracks are the takes again
+    idle()
+    panel.clips.select_ids(["V1/0"])
+    idle()
+    pump(0.8)
+    shot("10_reopened")
+
+    panel.open_timeline(edit, output_dir=work / "out3")
+    until(lambda: panel.preview("V1/0") is not None)
+    panel.editor.engine.setCurrentText("paper")  # no weights here: the chooser is offered
+    until(lambda: ("V1/0", "paper") in panel.preview_errors, 120)
+    shot("11_engine_needs_weights")
+
     panel.open_timeline(corpus_root() / "timelines" / "otio-fcp-adapter" / "premiere_example.xml",
                         output_dir=work / "out2")
-    until(lambda: not panel.runner.is_busy())
+    idle()
     shot("07_missing_media")
     panel.session.dirty = False
     panel.shutdown()

@@ -143,13 +143,17 @@ class TakesList(QWidget):
             self.list.addItem(item)
             self._refresh(i)
         self.list.blockSignals(False)
-        self.hint.setText(f"{len(self._takes)} takes" + ("" if self._kept is not None or not self._takes
-                                                         else "; none kept yet")
-                          if self._takes else "No takes yet: generate this clip")
+        self._hint()
         if self._takes:
             self.list.setCurrentRow(self._kept if self._kept is not None else 0)
         self._show_current()
         self._sync_buttons()
+
+    def _hint(self) -> None:
+        n = len(self._takes)
+        self.hint.setText("No takes yet: generate this clip" if not n else
+                          f"{n} takes; take {self._kept + 1} kept" if self._kept is not None else
+                          f"{n} takes; none kept yet (double-click one to keep it)")
 
     def _refresh(self, i: int) -> None:
         take = self._takes[i]
@@ -183,6 +187,7 @@ class TakesList(QWidget):
         self._kept = index if index is not None and 0 <= index < len(self._takes) else None
         for i in range(self.list.count()):
             self._refresh(i)
+        self._hint()
 
     def show_notes(self, notes: dict[int, str]) -> None:
         self._notes = dict(notes)
