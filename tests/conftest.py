@@ -1,10 +1,22 @@
-"""Shared fixtures: the real corpus (../shared/corpus or $MELFOLEY_CORPUS) and scratch user folders."""
+"""Shared fixtures: the real corpus (../shared/corpus or $MELFOLEY_CORPUS) and scratch user folders.
+
+Without the full corpus (a fresh clone), the tests run on ``tests/data/corpus``: a small
+licence-clean slice of it (one sound per label, three short videos, the real timelines the tests
+name), so every module is exercised on any machine. ``tests/data/make_fixtures.py`` rebuilds it.
+"""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
 from melfoley.core.corpus import corpus_root, load_manifest
+
+FIXTURE_CORPUS = Path(__file__).resolve().parent / "data" / "corpus"
+if not os.environ.get("MELFOLEY_CORPUS") and not (corpus_root() / "manifest.csv").exists():
+    os.environ["MELFOLEY_CORPUS"] = str(FIXTURE_CORPUS)  # before any test module reads corpus_root()
 
 
 @pytest.fixture(autouse=True)

@@ -57,8 +57,8 @@ def _fmt_time(s: float | None) -> str:
 
 
 class _Bar:
-    def __init__(self, stream=sys.stderr, width: int = 28):
-        self.stream, self.width, self.last = stream, width, 0
+    def __init__(self, stream=None, width: int = 28):
+        self.stream, self.width, self.last = stream or sys.stderr, width, 0  # the stream of now, not of import
 
     def __call__(self, p) -> None:
         frac = p.done / p.total if p.total else 1.0
