@@ -117,9 +117,6 @@ class QCDControl:
             raise ValueError(f"energy curve has {energy.shape[0]} frames; this control has {self.frames}")
         return replace(self, energy=energy)
 
-    def with_codes(self, codes) -> "QCDControl":
-        return replace(self, codes=np.asarray(codes))
-
     def slice(self, start: int, stop: int) -> "QCDControl":
         return replace(self, energy=self.energy[start:stop], spread=self.spread[start:stop],
                        codes=self.codes[:, start:stop])

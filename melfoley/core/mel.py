@@ -52,12 +52,6 @@ class MelConfig:
         """Shortest input that frames cleanly: one full window."""
         return self.n_fft
 
-    def frames_for(self, n_samples: int) -> int:
-        return n_samples // self.hop_length
-
-    def samples_for(self, n_frames: int) -> int:
-        return n_frames * self.hop_length
-
 
 MEL_CONFIGS: dict[str, MelConfig] = {
     "auffusion16k": MelConfig("auffusion16k", 16000, 1024, 1024, 160, 256),

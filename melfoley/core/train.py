@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -359,10 +359,6 @@ def evaluate_renderer(model, va: MelSet) -> dict:
             nll += float(laplace_nll(mean, log_b, u)) * T
             n += T
     return {"l1_recomposed": l1_rec / n, "l1_renderer": l1_mean / n, "nll": nll / n}
-
-
-def renderer_config_replace(config: RendererTrainConfig, **kw) -> RendererTrainConfig:
-    return replace(config, **kw)
 
 
 # ---------------------------------------------------------------------------- exemplars

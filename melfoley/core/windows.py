@@ -82,9 +82,3 @@ def render_windowed(render: RenderFn, control: QCDControl, prompt: str, seed: in
         return np.asarray(render(control, prompt, seed), dtype=np.float32)
     pieces = [render(control.slice(w.start, w.stop), prompt, seed * 1_000_003 + i) for i, w in enumerate(plan)]
     return crossfade_join(pieces, plan, hop, control.frames * hop)
-
-
-def batched_windows(control: QCDControl, window: int, overlap: int) -> tuple[list[Window], list[QCDControl]]:
-    """The plan and the control slices, for engines that render all windows in one batch."""
-    plan = plan_windows(control.frames, window, overlap)
-    return plan, [control.slice(w.start, w.stop) for w in plan]

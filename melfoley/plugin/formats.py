@@ -25,7 +25,6 @@ import opentimelineio as otio
 
 from ..core.errors import MelfoleyError
 
-NATIVE = {".otio": "otio_json", ".otioz": "otioz", ".otiod": "otiod"}
 #: the adapter plugin package (install extra ``melfoley[adapters]``) for each suffix
 PLUGINS = {".xml": "otio-fcp-adapter", ".edl": "otio-cmx3600-adapter", ".aaf": "otio-aaf-adapter",
            ".fcpxml": "otio-fcpx-xml-adapter", ".xges": "otio-xges-adapter"}

@@ -74,10 +74,6 @@ class CurveEditor(QWidget):
         self._audio = np.asarray(audio if audio is not None else [], dtype=np.float32).reshape(-1)
         self._dirty()
 
-    def set_message(self, text: str) -> None:
-        self._message = text
-        self._dirty()
-
     def clear(self, message: str = "") -> None:
         self._energy = self._predicted = self._motion = self._audio = np.zeros(0, np.float32)
         self._duration, self._selection, self._playhead = 0.0, None, None

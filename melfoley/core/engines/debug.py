@@ -27,8 +27,6 @@ from ..errors import MediaError
 from ..mel import from_unit, get_mel_config, slaney_filterbank
 from ..motion import PICTURE_SIZE
 
-FLAT_ENERGY = 0.45
-FLAT_SPREAD = 0.08
 #: measured: re-analysing shaped noise gives the requested log-mel within 0.05 nats
 NOISE_GAIN = 2.366
 
@@ -41,7 +39,7 @@ def clip_frames(duration: float, mel: str = "hifigan22k") -> int:
 
 
 def _decode_picture(request: FoleyRequest):
-    """(frames [N, H, W, 3] uint8, fps) for the request, or None when no decoder is available."""
+    """(frames [N, H, W, 3] uint8, fps) for the request: its frames, or its video decoded."""
     if request.frames is not None:
         frames = np.asarray(request.frames)
         fps = request.frame_rate
@@ -49,10 +47,8 @@ def _decode_picture(request: FoleyRequest):
             raise MediaError(f"clip {request.label()}: decoded frames were given without a frame rate; "
                              "pass FoleyRequest(frame_rate=...)")
         return frames, float(fps)
-    try:
-        from ..video import read_frames
-    except ImportError:
-        return None
+    from ..video import read_frames
+
     got = read_frames(request.video, request.start, request.duration, clip_id=request.clip_id)
     return got.frames, float(got.fps)
 
@@ -60,24 +56,11 @@ def _decode_picture(request: FoleyRequest):
 def picture_timing(request: FoleyRequest, n_frames: int, mel: str = "hifigan22k") -> tuple[np.ndarray, np.ndarray, dict]:
     """(energy, spread, info) on the mel grid from the request's picture.
 
-    Uses :func:`melfoley.core.motion.predict_timing`; falls back to a flat curve (and says so
-    in ``info``) when the picture modules are not installed.
+    Uses :func:`melfoley.core.motion.predict_timing` on the request's frames or video.
     """
-    try:
-        from ..motion import predict_timing
-    except ImportError:
-        predict_timing = None
-    if request.frames is not None or predict_timing is not None:
-        pic = _decode_picture(request)  # checks the frames and their rate even without a predictor
-    else:
-        pic = None
-    if predict_timing is None:
-        pic = None
-    if pic is None:
-        e = np.full(n_frames, FLAT_ENERGY, np.float32)
-        d = np.full(n_frames, FLAT_SPREAD, np.float32)
-        return e, d, {"timing": "flat (picture modules unavailable)"}
-    frames, fps = pic
+    from ..motion import predict_timing
+
+    frames, fps = _decode_picture(request)
     tp = predict_timing(frames, fps, n_frames, mel=mel)
     e = np.clip(np.asarray(tp.energy, np.float32).reshape(-1), 0, 1)
     d = np.clip(np.asarray(tp.spread, np.float32).reshape(-1), 0, 1)
