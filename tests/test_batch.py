@@ -284,3 +284,30 @@ def test_the_partial_timeline_is_written_at_a_bounded_rate_and_is_valid_at_every
     final = otio.adapters.read_from_file(report.output_timeline)
     assert final.metadata["melfoley"]["complete"] is True
     assert len([c for t in final.audio_tracks() for c in t.find_clips()]) == 20
+
+
+def test_an_executor_that_cannot_go_on_leaves_the_finished_clips_and_a_valid_partial_timeline(tmp_path, media):
+    """The executor interface (a farm whose workers are all gone raises FarmError mid-run): the
+    driver keeps what is done, writes the partial timeline and the report, and a rerun finishes."""
+    from melfoley.core.errors import FarmError
+    from melfoley.plugin.batch import BatchConfig, BatchRunner
+    from melfoley.plugin.driver import LocalExecutor
+    from melfoley.plugin.jobs import BatchDefaults
+
+    class GivesUp(LocalExecutor):  # runs clips here, then fails as a farm with no workers left would
+        def run(self, ctx, clips):
+            for k, outcome in enumerate(super().run(ctx, clips)):
+                yield outcome
+                if k == 1:
+                    raise FarmError("every farm worker died")
+
+    tl = _three(tmp_path, media)
+    cfg = BatchConfig(timeline=tl, out_dir=tmp_path / "out", defaults=BatchDefaults(engine="debug"))
+    report = BatchRunner(cfg, executor=GivesUp).run()
+    assert report.interrupted and [c.status for c in report.clips] == ["done", "done"]
+    assert any("every farm worker died" in n and "1 of 3 clips left" in n for n in report.notes)
+    out, names = _stems_in(report)
+    assert names == ["one", "two"] and out.metadata["melfoley"]["complete"] is False
+    assert json.loads((tmp_path / "out" / "melfoley_report.json").read_text())["interrupted"] is True
+    again = run_batch(tl, tmp_path / "out")
+    assert again.ok and [c.status for c in again.clips] == ["cached", "cached", "done"]

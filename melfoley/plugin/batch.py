@@ -217,6 +217,10 @@ class BatchRunner:
             at = f" at clip {meter.current}" if meter.current else ""
             report.notes.append(f"interrupted{at} ({left} of {len(clips)} clips left); "
                                 "rerun the same command to finish")
+        except MelfoleyError as exc:  # the executor cannot go on (every farm worker gone): keep what is done
+            report.interrupted = True
+            report.notes.append(f"stopped with {len(clips) - len(results)} of {len(clips)} clips left: {exc}; "
+                                "rerun the same command to finish")
         finally:
             self.executor.close()
         report.notes += self.executor.notes
