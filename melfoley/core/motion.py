@@ -24,35 +24,34 @@ import numpy as np
 
 from .mel import get_mel_config
 
-PICTURE_SIZE = 96  # px: short side to decode frames at for predict_timing (read_frames(size=...))
-WORK_SIDE = 32  # px: short side of the grayscale frames the flow runs on
+PICTURE_SIZE = 128  # px: short side to decode frames at for predict_timing (read_frames(size=...))
+WORK_SIDE = 64  # px: short side of the grayscale frames the flow runs on
 BLOCK = 4  # px: flow block size at the working size
 STRIDE = 2  # px between flow blocks
-SEARCH = 5  # px: flow search radius at the working size
+SEARCH = 9  # px: flow search radius at the working size
 CHANGE_MIN = 1.5  # grey levels per pixel: blocks changing less are still
 REPEAT_LEVEL = 0.5  # grey levels: a frame whose every 4x4 patch changes less repeats the previous
-DV_DEADZONE = 0.7  # working px per frame: velocity changes below this are flow noise
-CAMERA_FRACTION = 0.5  # share of moving blocks above which their median motion is the camera's
+DV_DEADZONE = 1.2  # working px per frame: velocity changes below this are flow noise
+GLOBAL_CHANGE = 0.6  # share of the picture's 4x4 patches changing that makes a frame change global
+CAMERA_FRACTION = 0.3  # share of moving blocks above which their median motion is the camera's
 HOLD_FRAMES = 2  # repeats at the end of a clip that make a hold rather than a timing artefact
 MIN_MOMENTUM = 0.02  # weight * px per block below which a frame counts as still
 MATCH_RATIO = 0.35  # best-shift residual / no-motion residual a block must reach to count
 ZERO_BIAS = 0.4  # grey levels per pixel per px of shift: prefer no motion on flat blocks
-
-
-IMPACT_LABELS = ("tool_impact", "blade_hit", "impact_", "wood_break", "glass_break", "metal_break",
-                 "door_close", "place_object", "footsteps_")
+START_RATIO = 0.5  # incoming speed under this share of the outgoing one (same direction): a start, not a contact
+STRENGTH_POWER = 0.25  # contact = reversal fraction x (velocity change / the clip's 95th percentile) ** this
 
 
 @dataclass(frozen=True)
 class TimingCalibration:
     """E/D levels of real recordings, so that a predicted hit looks like a real one.
 
-    Measured by ``bench/calibrate_timing.py`` (:func:`measure_calibration`) with
+    Measured by ``bench/calibrate_timing.py`` (its ``measure_calibration``) with
     ``QCDControl.from_waveform`` on all 526 corpus sounds (hifigan22k front-end, peak-normalised
     to 0.95 as the engine does), 2026-11-27:
     ``floor_e`` = median over files of each file's 5th-percentile E (the quiet floor);
     onsets = sharp rises of E (> 0.1 within 3 frames) in the impact-class files
-    (:data:`IMPACT_LABELS`, and a file that opens on a hit; 294 onsets), ``min_peak_e`` /
+    (``IMPACT_LABELS`` of the bench, and a file that opens on a hit; 294 onsets), ``min_peak_e`` /
     ``peak_e`` = 25th / 75th percentile of their peak E (a weak / a strong hit); ``decay_s`` = median time from an onset peak
     until E falls to 1/e of its height above the floor; ``floor_d`` / ``peak_d`` = median D
     on quiet frames / at onset peaks. The remaining fields are detector settings, tuned on
@@ -66,7 +65,7 @@ class TimingCalibration:
     floor_d: float = 0.055
     peak_d: float = 0.046
     motion_gain: float = 0.03  # E added by sustained motion at the clip's full motion level
-    onset_threshold: float = 0.6  # contact strength that counts as an onset
+    onset_threshold: float = 0.45  # contact strength that counts as an onset
     min_gap_s: float = 0.06  # onsets closer than this merge
     cut_threshold: float = 0.5  # L1 histogram change (0..2) that counts as a cut
     cut_level: float = 0.5  # a cut's accent, as a fraction of a weak hit's height above the floor
@@ -201,7 +200,8 @@ class PictureEvents:
     cut: np.ndarray  # [M] bool, True on the first frame of a new shot
 
 
-def analyse_frames(frames: np.ndarray, times: np.ndarray) -> PictureEvents:
+def analyse_frames(frames: np.ndarray, times: np.ndarray, calibration: "TimingCalibration | None" = None
+                   ) -> PictureEvents:
     """Motion, contacts and cuts of frames [N, H, W, 3] shown at ``times`` (seconds, rising).
 
     Repeats (a held frame, a VFR clip conformed to a grid, pulldown: no 4x4 patch of the
@@ -209,6 +209,7 @@ def analyse_frames(frames: np.ndarray, times: np.ndarray) -> PictureEvents:
     velocities are taken per nominal frame interval, so irregular timing is neither a stop
     nor a start, and slow motion is measured over as many frames as it needs to show.
     """
+    cal = CALIBRATION if calibration is None else calibration
     times = np.asarray(times, np.float64)
     gray = to_gray_small(frames)
     if len(gray) >= 2:
@@ -235,7 +236,7 @@ def analyse_frames(frames: np.ndarray, times: np.ndarray) -> PictureEvents:
     cut = np.zeros(n, bool)
     if n < 2:
         return PictureEvents(times, motion, contact, cut)
-    cut[1:] = histogram_change(frames) > CALIBRATION.cut_threshold
+    cut[1:] = histogram_change(frames) > cal.cut_threshold
     dt = np.diff(times)
     pace = (dt / max(float(np.median(dt)), 1e-6))[:, None, None, None]  # intervals in nominal frames
     # for every frame k, how its content arrived (from k-1) and how it leaves (to k+1)
@@ -252,15 +253,26 @@ def analyse_frames(frames: np.ndarray, times: np.ndarray) -> PictureEvents:
         # velocity changes within the flow's noise (sub-pixel error, gravity over one frame) are none
         dv = np.linalg.norm(vo - vi, axis=-1)
         dv[dv < DV_DEADZONE] = 0.0
+        # a contact stops or turns what was moving; content setting off from rest (a drop released,
+        # a slide or a pan starting) changes velocity too but touches nothing
+        sp_i, sp_o = np.linalg.norm(vi, axis=-1), np.linalg.norm(vo, axis=-1)
+        dv[(sp_i < START_RATIO * sp_o) & ((vi * vo).sum(axis=-1) >= 0)] = 0.0
         acc = (om * dv).sum(axis=(1, 2))
         # what was moving in the picture, camera motion included (a pan dilutes, never creates)
         mom = (om * (speed_in[:-1] + speed_out[1:])).sum(axis=(1, 2))
         frac = acc / np.maximum(mom, 1e-6)  # 1 for a stop or a reversal, ~0 for steady motion
         scale = max(float(np.percentile(acc, 95)), 1e-6)
-        contact[1:-1] = frac * np.sqrt(np.clip(acc / scale, 0, None))
+        contact[1:-1] = frac * np.clip(acc / scale, 0, None) ** STRENGTH_POWER
         # a still picture must not produce contacts from compression noise
         contact[1:-1][mom < MIN_MOMENTUM * om.shape[1] * om.shape[2]] = 0
-    # flow across a cut is meaningless
+    # flow across a cut is meaningless; so is flow where nearly all the picture changes and the
+    # blocks cannot follow it coherently (hand-held shake, flicker): no contact is read there
+    h4, w4 = (gray.shape[1] // 4) * 4, (gray.shape[2] // 4) * 4
+    diff = np.abs(np.diff(gray[:, :h4, :w4], axis=0)).reshape(n - 1, h4 // 4, 4, w4 // 4, 4).mean(axis=(2, 4))
+    whole = (diff > CHANGE_MIN).mean(axis=(1, 2)) > GLOBAL_CHANGE
+    lost = whole & (np.maximum((w_in > 0).mean(axis=(1, 2)), (w_out > 0).mean(axis=(1, 2))) < CAMERA_FRACTION)
+    for k in np.flatnonzero(lost) + 1:
+        contact[max(0, k - 1):k + 2] = 0
     for k in np.flatnonzero(cut):
         contact[max(0, k - 1):k + 2] = 0
         motion[k] = 0
@@ -335,7 +347,7 @@ def predict_timing(frames: np.ndarray, fps: float, n_frames: int, mel: str = "hi
     if times.shape != (n,):
         raise ValueError(f"times has shape {times.shape}; expected one time per frame ({n})")
     if n:
-        ev = analyse_frames(frames, times)
+        ev = analyse_frames(frames, times, cal)
     else:
         ev = PictureEvents(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, bool))
     mt = np.arange(n_frames) / rate
@@ -357,45 +369,3 @@ def predict_timing(frames: np.ndarray, fps: float, n_frames: int, mel: str = "hi
     keep = onsets < n_frames / rate
     return TimingPrediction(energy, spread, motion, onsets[keep].astype(np.float64),
                             cuts[cuts < n_frames / rate].astype(np.float64), levels[keep].astype(np.float64))
-
-
-# ---------------------------------------------------------------------------- calibration
-def measure_calibration(controls, rate: float) -> dict:
-    """Corpus E/D statistics behind :class:`TimingCalibration`.
-
-    ``controls``: iterable of (label, E [T], D [T]) on a mel grid of ``rate`` frames/s.
-    Returns the measured fields (see the class notes) plus counts.
-    """
-    floors, peaks, decays, d_quiet, d_peak = [], [], [], [], []
-    for label, e, d in controls:
-        e, d = np.asarray(e, np.float64), np.asarray(d, np.float64)
-        if e.size < 4:
-            continue
-        floor = float(np.percentile(e, 5))
-        floors.append(floor)
-        d_quiet.extend(d[e <= floor + 0.03])
-        if not label.startswith(IMPACT_LABELS):
-            continue
-        rise = e[3:] - np.minimum.reduce([e[:-3], e[1:-2], e[2:-1]])
-        last = -10 ** 9
-        starts = list(np.flatnonzero(rise > 0.1) + 3)
-        if e[:4].max() > floor + 0.1:  # trimmed effects often open on the hit itself
-            starts.insert(0, 0)
-        for j in starts:
-            if j - last < int(0.1 * rate):
-                continue
-            last = j
-            pk = j + int(np.argmax(e[j:j + 4]))
-            peaks.append(e[pk])
-            d_peak.append(d[pk])
-            below = np.flatnonzero(e[pk:] < floor + (e[pk] - floor) / np.e)
-            if below.size:
-                decays.append(below[0] / rate)
-    if not floors or not peaks or not decays:
-        raise ValueError("no impact onsets found; measure on more corpus files (impact classes)")
-    return {
-        "floor_e": float(np.median(floors)), "min_peak_e": float(np.percentile(peaks, 25)),
-        "peak_e": float(np.percentile(peaks, 75)), "decay_s": float(np.median(decays)),
-        "floor_d": float(np.median(d_quiet)), "peak_d": float(np.median(d_peak)),
-        "files": len(floors), "onsets": len(peaks),
-    }
