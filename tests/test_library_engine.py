@@ -76,9 +76,10 @@ def rates_engine(tmp_path_factory, corpus_items):
 
 
 def hits_curve(duration: float, onsets, level: float = CAL.peak_e) -> tuple[np.ndarray, np.ndarray]:
-    """E as the motion predictor draws it for contacts at ``onsets`` (frame-aligned), and those times."""
+    """E as the motion predictor draws it for contacts at ``onsets`` (moved to their frame's centre, which
+    is what a frame-grid curve can say), and those times."""
     n = clip_frames(duration)
-    t = np.floor(np.asarray(onsets) * RATE) / RATE
+    t = (np.floor(np.asarray(onsets) * RATE) + 0.5) / RATE
     e = CAL.floor_e + _envelope(n, RATE, t, np.full(len(t), level - CAL.floor_e), CAL)
     return np.clip(e, 0, 1).astype(np.float32), t
 
@@ -132,7 +133,7 @@ def test_silence_stays_silent_and_curve_edits_work(engine):
     j = int(4.0 * RATE)
     drawn[j:j + 20] = np.maximum(drawn[j:j + 20], CAL.floor_e + 0.25 * np.exp(-np.arange(20) / 15))  # a drawn hit
     y = engine.render(control(drawn), "footsteps on gravel", 7)
-    assert len(engine._renders[-1]["sources"]) == 4 and abs(onset_near(y, j / RATE) - j / RATE) <= 0.005
+    assert len(engine._renders[-1]["sources"]) == 4 and abs(onset_near(y, (j + 0.5) / RATE) - (j + 0.5) / RATE) <= 0.005
     raised = e.copy()
     raised[int(4.9 * RATE):] = np.minimum(1, raised[int(4.9 * RATE):] + 0.05)  # raise the last hit's region
     y = engine.render(control(raised), "footsteps on gravel", 7)

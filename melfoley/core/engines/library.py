@@ -88,16 +88,20 @@ class LibraryEngine(Engine):
         self.reader = SourceReader(self.index)
         self._pools: dict = {}
         self._renders: list[dict] = []
+        self._described: tuple = (-1, 0.0, 0)
 
     # ------------------------------------------------------------------ parts
     def describe(self) -> dict:
-        bw = self.index.max_bandwidth()
+        gen = self.index.generation()
+        if self._described[0] != gen:  # two table scans: once per index generation, not per take
+            self._described = (gen, self.index.max_bandwidth(), self.index.ok_files())
+        _, bw, files = self._described
         return {"engine": self.name, "library": self.source, "library_db": str(self.index.path),
-                "library_generation": self.index.generation(), "library_files": self.index.ok_files(),
+                "library_generation": gen, "library_files": files,
                 "weights_sha256": None, "licence": "per source file: see the take's 'sources' (starter library: "
                 "CC0 / CC-BY-3.0 / CC-BY-SA-3.0, melfoley/resources/library/manifest.csv)",
                 "sample_rate": self.sample_rate, "bandwidth_hz": bw, "content_bandwidth_hz": bw,
-                "fallback": self.fallback}
+                "fallback_engine": self.fallback}
 
     def pool(self, prompt: str):
         from ..library.select import build_pool

@@ -256,10 +256,10 @@ class LibraryIndex:
         return int(self.execute("SELECT COUNT(*) FROM files WHERE status='ok'").fetchone()[0])
 
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """(file ids, unit text vectors [n, dim] float32) of every usable file, cached per generation."""
+        """(file ids ascending, unit text vectors [n, dim] float32) of every usable file, cached per generation."""
         gen = self.generation()
         if self._vecs is None or self._vecs[0] != gen:
-            rows = self.execute("SELECT id, vec FROM files WHERE status='ok' AND vec IS NOT NULL").fetchall()
+            rows = self.execute("SELECT id, vec FROM files WHERE status='ok' AND vec IS NOT NULL ORDER BY id").fetchall()
             ids = np.array([r[0] for r in rows], np.int64)
             vecs = (np.stack([np.frombuffer(r[1], np.float16) for r in rows]).astype(np.float32) if rows
                     else np.zeros((0, 1), np.float32))

@@ -1,7 +1,9 @@
 """Recorded sounds onto the requested energy curve, at 48 kHz.
 
-Contacts are the rises of E (:func:`segment.find_rises`, the frame that jumps; frame ``j`` is
-at ``j / frame_rate`` s as the motion predictor writes it). Each gets one event whose
+Contacts are the rises of E (:func:`segment.find_rises`, the frame that jumps). The motion
+predictor raises E at frame ``floor(t * frame_rate)`` for a contact at ``t``, so a contact is
+placed at the centre of its frame, ``(j + 0.5) / frame_rate`` (within 5.8 ms of any ``t`` the
+curve can stand for; exact for a contact at a frame centre). Each gets one event whose
 sample-accurate onset lands on the contact (a 2 ms pre-roll fades in before it), gain from
 the height of E's peak against the event's own peak E (E is log-mel in the spec's unit
 scale: a shift of dE is a gain of exp(dE * span)), played until its own end, the next
@@ -141,7 +143,7 @@ def place_events(pool, picks: list[int], cons: list[Contact], energy: np.ndarray
     sources = []
     for c, i in zip(cons, picks):
         row = pool.files[int(pool.file_ids[i])]
-        t = c.frame / rate
+        t = (c.frame + 0.5) / rate  # the contact lies somewhere in frame j: its centre is off by 5.8 ms at most
         # it rings until its own end or the curve's decay (+ a tail), and gives way at the next contact
         stop_frame = min(c.frame + c.frames, c.decayed + int(TAIL_S * rate), len(energy))
         dur = min(float(pool.offset[i] - pool.onset[i]), stop_frame / rate - t - PRE_S)

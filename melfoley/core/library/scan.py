@@ -165,7 +165,8 @@ def scan(index: LibraryIndex, folders: list[Path] | None = None, *,
     t0 = time.perf_counter()
     with scan_lock(index, notify):
         if folders is not None:
-            roots = [(index.add_root(check_folder(f)), str(check_folder(f))) for f in folders]
+            checked = [check_folder(f) for f in folders]
+            roots = [(index.add_root(f), str(f)) for f in checked]
         else:
             roots = index.roots()
         report = ScanReport([r for _, r in roots])

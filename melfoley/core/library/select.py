@@ -73,10 +73,11 @@ def text_scores(index: LibraryIndex, prompt_vec: np.ndarray, prompt: str) -> tup
     hits = index.fts(prompt)
     if hits:
         top = max(hits.values()) or 1.0
-        pos = {int(f): i for i, f in enumerate(ids)}
-        for f, s in hits.items():
-            if f in pos:
-                cos[pos[f]] += FTS_BONUS * (0.5 + 0.5 * s / top if top > 0 else 1.0)
+        f = np.fromiter(hits, np.int64, len(hits))
+        s = np.fromiter(hits.values(), np.float64, len(hits))
+        i = np.clip(np.searchsorted(ids, f), 0, ids.size - 1)  # ids ascend (LibraryIndex.vectors)
+        ok = ids[i] == f
+        cos[i[ok]] += FTS_BONUS * (0.5 + 0.5 * s[ok] / top if top > 0 else 1.0)
     return ids, cos, set(hits)
 
 
