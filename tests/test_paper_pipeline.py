@@ -106,13 +106,18 @@ def test_the_control_enters_only_through_the_controlnet(pipe, controls):
     assert m_real.shape == (1, 8, 32, 16) and not torch.allclose(m_real, m_zero)
 
 
-def test_expected_slice(pipe, controls):
-    """A seeded tiny run pinned to tolerance (diffusers' expected-slice check): catches silent changes of the math."""
-    out = _run(pipe, controls[:1])
-    want_audio = np.array([0.04022, 0.023775, 0.004176, 0.020469, -0.02158, 0.028705, 0.007367, 0.003294])
-    want_mel = np.array([-0.52001, -0.97832, 0.01548, 1.20114, -1.729, -2.12294])
-    np.testing.assert_allclose(out.audio[0][4000:4008], want_audio, atol=1e-3)
-    np.testing.assert_allclose(out.log_mels[0][100, 40:46], want_mel, atol=1e-2)
+def test_expected_slice(pipe):
+    """A seeded tiny run pinned to tolerance (diffusers' expected-slice check) on a synthetic control
+    (four decaying noise hits, the same on any corpus): catches silent changes of the math. The tiny
+    audio moves little with the control (about 5e-4 here), hence the tight tolerance."""
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    wave = (rng.standard_normal(16000) * np.exp(-((t % 0.25) / 0.03))).astype(np.float32)
+    out = _run(pipe, [QCDControl.from_waveform(wave, 16000, "auffusion16k")])
+    want_audio = np.array([0.040091, 0.023166, 0.003868, 0.02061, -0.021111, 0.028614, 0.00672, 0.003287])
+    want_mel = np.array([-0.57507, -1.0517, -0.14905, 0.94606, -1.82465, -2.24449])
+    np.testing.assert_allclose(out.audio[0][4000:4008], want_audio, atol=5e-5)
+    np.testing.assert_allclose(out.log_mels[0][100, 40:46], want_mel, atol=2e-3)
 
 
 def test_guidance_one_skips_the_unconditional_branch(pipe, controls):
