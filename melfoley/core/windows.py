@@ -69,6 +69,11 @@ def crossfade_join(pieces: Sequence[np.ndarray], plan: Sequence[Window], hop: in
 RenderFn = Callable[[QCDControl, str, int], np.ndarray]
 
 
+def window_seed(seed: int, index: int, windows: int) -> int:
+    """The seed of window ``index`` of a take seeded ``seed``: the take's own when it is one window."""
+    return int(seed) * 1_000_003 + index if windows > 1 else int(seed)
+
+
 def render_windowed(render: RenderFn, control: QCDControl, prompt: str, seed: int, *,
                     window: int, overlap: int) -> np.ndarray:
     """Render ``control`` window by window with ``render(control, prompt, seed)`` and crossfade.
@@ -80,5 +85,6 @@ def render_windowed(render: RenderFn, control: QCDControl, prompt: str, seed: in
     plan = plan_windows(control.frames, window, overlap)
     if len(plan) <= 1:
         return np.asarray(render(control, prompt, seed), dtype=np.float32)
-    pieces = [render(control.slice(w.start, w.stop), prompt, seed * 1_000_003 + i) for i, w in enumerate(plan)]
+    pieces = [render(control.slice(w.start, w.stop), prompt, window_seed(seed, i, len(plan)))
+              for i, w in enumerate(plan)]
     return crossfade_join(pieces, plan, hop, control.frames * hop)

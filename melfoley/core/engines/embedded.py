@@ -28,7 +28,7 @@ from ..errors import WeightsError
 from ..levels import guard_take
 from ..mel import from_unit, get_mel_config, slaney_filterbank
 from ..motion import CALIBRATION, PICTURE_SIZE
-from ..windows import crossfade_join, plan_windows
+from ..windows import crossfade_join, plan_windows, window_seed
 from .debug import clip_frames, picture_timing
 
 WINDOW = 862  # ~10 s of hifigan22k frames: the vocoder's and renderer's batch unit
@@ -260,7 +260,7 @@ class EmbeddedEngine(Engine):
             multi = len(plan) > 1
             for w_i, w in enumerate(plan):
                 pieces.append((j, w_i, control.slice(w.start, w.stop) if multi else control, requests[i].prompt,
-                               seed * 1_000_003 + w_i if multi else seed))
+                               window_seed(seed, w_i, len(plan))))
         # batches hold windows of equal length only, so a take is the same batched or alone
         by_len: dict[int, list[int]] = {}
         for p, piece in enumerate(pieces):
