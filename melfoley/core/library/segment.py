@@ -21,7 +21,7 @@ from ..mel import get_mel_config, log_mel
 
 MEL = "hifigan22k"
 #: bump when the analysis or the searchable text changes (the starter index is rebuilt)
-ANALYSIS_VERSION = 3
+ANALYSIS_VERSION = 4
 ENV_FRAMES = 43  # ~0.5 s of E after an onset: the shape the selector compares
 RISE = 0.05  # E rise (unit scale) within RISE_FRAMES that starts an event
 RISE_FRAMES = 3
@@ -183,6 +183,7 @@ def analyse(data: np.ndarray, sr: int) -> FileAnalysis:
         return _texture(res, x, sr, e, codes, span, floor, peak)
     if not rises:  # a short file that opens loud: its start is the event
         rises = [int(up[0]) if up.size else 0]
+    rises = gestures(e, rises, floor, rate)
     for i, j0 in enumerate(rises):
         nxt = rises[i + 1] if i + 1 < len(rises) else T
         stop = min(nxt, j0 + int(MAX_EVENT_S * rate), T)
@@ -203,6 +204,21 @@ def analyse(data: np.ndarray, sr: int) -> FileAnalysis:
                                     _db(np.abs(seg).max()), _db(np.sqrt(np.mean(seg ** 2))),
                                     _env(e, j0, floor, ep), _hist(codes[:, j0:end])))
     return res
+
+
+def gestures(e: np.ndarray, rises: list[int], floor: float, rate: float) -> list[int]:
+    """Rises that start a sound: a rise while the previous one still sounds (E never fell below a
+    third of its height in between, within :data:`MAX_EVENT_S`) is that sound's own inner onset
+    (glass shards, a door's rattle) and stays inside it."""
+    out: list[int] = []
+    for j in rises:
+        if out:
+            a = out[-1]
+            height = float(e[a:j].max()) - floor
+            if j - a < MAX_EVENT_S * rate and float(e[a:j][int(0.03 * rate):].min(initial=np.inf)) > floor + height / 3:
+                continue
+        out.append(j)
+    return out
 
 
 def _texture(res: FileAnalysis, x, sr, e, codes, span, floor, peak) -> FileAnalysis:
