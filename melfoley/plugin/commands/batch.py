@@ -96,6 +96,11 @@ def _engine_flags(args) -> tuple[tuple[str, str], ...]:
     if args.fallback:
         out.append(("fallback", "true"))
     if getattr(args, "room_tone", False):
+        if args.engine != "embedded":
+            from ...core.errors import MelfoleyError
+
+            raise MelfoleyError(f"--room-tone: the {args.engine} engine has no room-tone option; it is the embedded "
+                                "engine's (whose impulsive takes are otherwise silent where nothing touches)")
         out.append(("room_tone", "true"))
     return tuple(out)
 
