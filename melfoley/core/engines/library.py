@@ -50,9 +50,13 @@ def starter_index() -> LibraryIndex:
     from ..library.segment import ANALYSIS_VERSION
 
     tag = hashlib.sha1(manifest.read_bytes() + f"{root}|{ANALYSIS_VERSION}".encode()).hexdigest()[:12]
-    index = LibraryIndex(cache_dir() / "library" / f"starter-{tag}.sqlite")
+    folder = cache_dir() / "library"
+    index = LibraryIndex(folder / f"starter-{tag}.sqlite")
     if index.ok_files() == 0:
         scan(index, [root])
+        for old in folder.glob("starter-*"):  # indexes of older analysis versions: rebuilt, not needed
+            if not old.name.startswith(f"starter-{tag}."):
+                old.unlink(missing_ok=True)
     return index
 
 
