@@ -133,3 +133,15 @@ def test_cli_builds_and_reports(tmp_path, corpus, capsys):
                  "--clip-seconds", "1.28"]) == 0
     out = capsys.readouterr().out
     assert "0 train and 0 val clips" in out and "silent.mov: silent" in out and "broken.mp4: undecodable" in out
+
+
+def test_parallel_workers_build_the_same_dataset(dataset, tmp_path):
+    from melfoley.core.paper.dataset import DatasetConfig, build_dataset
+
+    m = load_manifest(dataset)
+    par = build_dataset(dataset.parent / "sources.csv", tmp_path / "par", DatasetConfig(**m["config"]), workers=2,
+                        log=lambda *a: None)
+    assert par["clips"] == m["clips"] and par["skipped"] == m["skipped"]
+    a, b = ClipDataset(dataset, "val")[1], ClipDataset(tmp_path / "par", "val")[1]
+    torch.testing.assert_close(a["features"], b["features"])
+    torch.testing.assert_close(a["audio"], b["audio"])

@@ -152,3 +152,12 @@ def test_bad_configs_are_clear(dataset, tmp_path):
     assert TrainConfig.from_file(tmp_path / "c.toml").steps == 7
     with pytest.raises(WeightsError, match="base model in"):
         train(_cfg(dataset, tmp_path / "o", part="controlnet", base=str(tmp_path), steps=1), **QUIET)
+
+
+def test_bf16_mixed_precision_runs_the_same_step(dataset, tmp_path):
+    kw = dict(part="v2x", steps=2, lr=3e-3, model={**TINY_V2X_MODEL, "dropout": 0.0})
+    train(_cfg(dataset, tmp_path / "fp32", **kw), **QUIET)
+    train(_cfg(dataset, tmp_path / "bf16", mixed_precision="bf16", **kw), **QUIET)  # accelerate's autocast
+    fp32 = [r["loss"] for r in read_log(tmp_path / "fp32" / "log.csv")]
+    bf16 = [r["loss"] for r in read_log(tmp_path / "bf16" / "log.csv")]
+    assert fp32 != bf16 and np.allclose(bf16, fp32, rtol=2e-2)

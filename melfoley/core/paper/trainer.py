@@ -93,6 +93,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_at: int | None = None,
 
     out = Path(cfg.out)
     tb = importlib.util.find_spec("tensorboard") is not None
+    from accelerate.state import AcceleratorState, GradientState
+
+    # a second run in one process may use other settings (precision, accumulation): the process-wide
+    # state is rebuilt, the distributed set-up (PartialState) is kept
+    AcceleratorState._reset_state()
+    GradientState._reset_state()
     # without CUDA, cpu=True makes a torchrun launch (`accelerate launch --multi_gpu --num_processes N`) MULTI_CPU/gloo
     acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum,
                       log_with="tensorboard" if tb else None,
