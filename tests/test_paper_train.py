@@ -43,7 +43,7 @@ def controlnet_run(dataset, base, tmp_path_factory):
     """50 steps of ControlNet + adapter (joint, the spec's trainable pair) on the two train clips."""
     out = tmp_path_factory.mktemp("cn") / "out"
     cfg = _cfg(dataset, out, part="controlnet", base=str(base), steps=50, lr=5e-3, fixed_noise=True,
-               caption_dropout=0.0, train_adapter=True, validate_every=50, sample_every=50, sample_steps=2,
+               caption_dropout=0.0, train_adapter=True, validate_every=25, sample_every=25, sample_steps=2,
                checkpoint_every=50, model={"dropout": 0.0})
     train(cfg, **QUIET)
     return out
@@ -76,7 +76,9 @@ def test_v2x_overfits_a_batch_of_two(dataset, tmp_path):
 def test_controlnet_and_adapter_overfit_a_batch_of_two(controlnet_run, base):
     rows = read_log(controlnet_run / "log.csv")
     assert len(rows) == 50 and rows[-1]["loss"] <= 0.5 * rows[0]["loss"]
+    assert rows[-1]["loss"] < rows[25]["loss"]  # still learning after the step-25 sample (nothing left frozen)
     val = read_log(controlnet_run / "val.csv")
+    assert [r["step"] for r in val] == [25, 50]
     assert val[-1]["step"] == 50 and np.isfinite(val[-1]["val_loss"])
     import soundfile as sf
 

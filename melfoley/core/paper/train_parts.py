@@ -132,8 +132,7 @@ class DiffusionPart:
         keep = [float(torch.rand((), generator=g)) >= self.cfg.caption_dropout for g in gens]
         prompts = [lab if k else "" for lab, k in zip(labels, keep)]
         if adapter is not None:
-            prompts = [inversion_prompt(p, adapter.config.num_tokens) if p else inversion_prompt("", adapter.config.num_tokens)
-                       for p in prompts]
+            prompts = [inversion_prompt(p, adapter.config.num_tokens) for p in prompts]
         ids = self.tokenizer(prompts, padding="max_length", max_length=self.tokenizer.model_max_length,
                              truncation=True, return_tensors="pt").input_ids.to(self.device)
         if adapter is None:
@@ -189,6 +188,7 @@ class DiffusionPart:
         from .weights import load_vocoder
 
         controlnet, adapter = self.modules_of(model)
+        trainable = [p for p in model.parameters() if p.requires_grad]  # the pipeline freezes what it gets
         frames = batch["mel"].shape[-1]
         pipe = MelQCDPipeline(vae=self.vae, text_encoder=self.text_encoder, tokenizer=self.tokenizer, unet=self.unet,
                               controlnet=controlnet, vocoder=load_vocoder(Path(self.cfg.base) / "vocoder"),
@@ -200,6 +200,8 @@ class DiffusionPart:
         out = pipe([ctrl], batch["label"][0] or "sound", image_embeds=embeds, num_inference_steps=self.cfg.sample_steps,
                    generator=[torch.Generator().manual_seed(self.cfg.seed)])
         model.train()
+        for p in trainable:
+            p.requires_grad_(True)
         for m in (self.unet, self.vae, self.text_encoder):
             m.eval()
         path.parent.mkdir(parents=True, exist_ok=True)
