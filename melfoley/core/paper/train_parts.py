@@ -70,6 +70,32 @@ class V2XPart:
              "fps": 25.0, "dataset": str(dataset_root)}, indent=1))
 
 
+class ControlBranch(torch.nn.Module):
+    """What DDP wraps for the ControlNet / adapter parts: (adapter ->) frozen text encoder -> ControlNet.
+
+    Its forward is called through the accelerate-prepared (DDP) wrapper, so the gradients of
+    whatever in it is trainable are synchronised across processes. The frozen text encoder is
+    held outside the module's parameters."""
+
+    def __init__(self, controlnet, adapter, text_encoder, placeholder_id: int | None):
+        super().__init__()
+        self.controlnet, self.adapter = controlnet, adapter
+        self._frozen = (text_encoder, placeholder_id)
+
+    def forward(self, noisy, t, ids, clip, moments):
+        from .adapter import replaced_token_embeddings
+
+        text_encoder, pid = self._frozen
+        if self.adapter is None:
+            text = text_encoder(ids)[0]
+        else:
+            tokens = self.adapter(clip)
+            with replaced_token_embeddings(text_encoder, ids, pid, tokens.to(text_encoder.dtype)):
+                text = text_encoder(ids)[0]
+        down, mid = self.controlnet(noisy, t, encoder_hidden_states=text, controlnet_cond=moments, return_dict=False)
+        return text, down, mid
+
+
 class DiffusionPart:
     """ControlNet (+ adapter) or adapter alone over the frozen base model."""
 
@@ -103,6 +129,9 @@ class DiffusionPart:
             adapter_dir = base / "adapter"
             if adapter_dir.is_dir():
                 self.adapter = InversionAdapter.from_pretrained(adapter_dir, local_files_only=True)
+                for m in self.adapter.modules():  # `model = {dropout = ...}` applies to a loaded adapter too
+                    if isinstance(m, torch.nn.Dropout) and "dropout" in cfg.model:
+                        m.p = float(cfg.model["dropout"])
             else:
                 heads = max(1, clip_dim // 64)
                 self.adapter = InversionAdapter(input_dim=clip_dim, num_heads=heads, mlp_dim=4 * clip_dim,
@@ -126,21 +155,27 @@ class DiffusionPart:
         self.uncond = None
 
     # ------------------------------------------------------------------ pieces
-    def text_states(self, adapter, labels: list[str], clip, gens) -> torch.Tensor:
-        from .adapter import inversion_prompt, placeholder_token_id, replaced_token_embeddings
+    def prompt_ids(self, labels: list[str], gens) -> torch.Tensor:
+        """Token ids of the labels, ~``caption_dropout`` of them dropped (per clip, seeded); with the
+        adapter, the spec's ``"<event>, $ ... $"`` prompt."""
+        from .adapter import inversion_prompt
 
         keep = [float(torch.rand((), generator=g)) >= self.cfg.caption_dropout for g in gens]
         prompts = [lab if k else "" for lab, k in zip(labels, keep)]
-        if adapter is not None:
-            prompts = [inversion_prompt(p, adapter.config.num_tokens) for p in prompts]
-        ids = self.tokenizer(prompts, padding="max_length", max_length=self.tokenizer.model_max_length,
-                             truncation=True, return_tensors="pt").input_ids.to(self.device)
-        if adapter is None:
-            return self.text_encoder(ids)[0]
-        tokens = adapter(clip.to(self.device))
-        with replaced_token_embeddings(self.text_encoder, ids, placeholder_token_id(self.tokenizer),
-                                       tokens.to(self.wdtype)):
-            return self.text_encoder(ids)[0]
+        if self.adapter is not None:
+            prompts = [inversion_prompt(p, self.adapter.config.num_tokens) for p in prompts]
+        return self.tokenizer(prompts, padding="max_length", max_length=self.tokenizer.model_max_length,
+                              truncation=True, return_tensors="pt").input_ids.to(self.device)
+
+    def branch(self) -> ControlBranch:
+        from .adapter import placeholder_token_id
+
+        pid = placeholder_token_id(self.tokenizer) if self.adapter is not None else None
+        return ControlBranch(self.controlnet, self.adapter, self.text_encoder, pid)
+
+    def modules_of(self, model):
+        branch = getattr(model, "module", model)
+        return branch.controlnet, branch.adapter
 
     def loss(self, model, batch, step: int) -> dict:
         from .. import qcd
@@ -163,9 +198,8 @@ class DiffusionPart:
         t = torch.stack([torch.randint(0, self.noise.config.num_train_timesteps, (), generator=g) for g in gens])
         t = t.to(self.device)
         noisy = self.noise.add_noise(latents, noise, t)
-        controlnet, adapter = self.modules_of(model)
-        text = self.text_states(adapter, batch["label"], batch.get("clip"), gens)
-        down, mid = controlnet(noisy, t, encoder_hidden_states=text, controlnet_cond=moments, return_dict=False)
+        clip = batch["clip"].to(self.device) if self.adapter is not None else None
+        text, down, mid = model(noisy, t, self.prompt_ids(batch["label"], gens), clip, moments)
         eps = self.unet(noisy.to(self.wdtype), t, encoder_hidden_states=text.to(self.wdtype),
                         down_block_additional_residuals=[d.to(self.wdtype) for d in down],
                         mid_block_additional_residual=mid.to(self.wdtype), return_dict=False)[0]
@@ -220,16 +254,9 @@ class ControlNetPart(DiffusionPart):
 
     def trainable(self):
         self.controlnet.train()
-        if self.adapter is None:
-            return self.controlnet
-        self.adapter.train()
-        return torch.nn.ModuleDict({"controlnet": self.controlnet, "adapter": self.adapter})
-
-    def modules_of(self, model):
-        model = getattr(model, "module", model)
-        if isinstance(model, torch.nn.ModuleDict):
-            return model["controlnet"], model["adapter"]
-        return model, None
+        if self.adapter is not None:
+            self.adapter.train()
+        return self.branch()
 
     def save(self, model, out: Path, dataset_root: Path) -> None:
         self.save_pipeline_parts(model, out)
@@ -241,10 +268,7 @@ class AdapterPart(DiffusionPart):
 
     def trainable(self):
         self.adapter.train()
-        return self.adapter
-
-    def modules_of(self, model):
-        return self.controlnet, getattr(model, "module", model)
+        return self.branch()  # the ControlNet in it stays frozen (and in eval mode)
 
     def save(self, model, out: Path, dataset_root: Path) -> None:
         self.save_pipeline_parts(model, out)
