@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from melfoley.core.corpus import split
 from melfoley.core.library.index import LibraryIndex
