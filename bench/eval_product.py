@@ -156,7 +156,7 @@ def sync_section(engine, options, work, scenes, res, all_stems):
         all_stems.append(stems[name])
     res.update(recall=pooled.recall(), median_ms=pooled.median_ms(), false_per_min=pooled.false_per_min(),
                inner=pooled.inner, quiet_db=pooled.quiet_dbfs(), noise_db=pooled.noise_floor_dbfs(),
-               late_recall=pooled.late_recall(),
+               late_recall=pooled.late_recall(), silent_spans=pooled.silent_spans(),
                moving_hits=sum(v for k, v in pooled.hits_by.items() if k in MOVING),
                sync_n=f"{len(stems)}/{len(scenes)} clips, {pooled.contacts} contacts")
     say(f"  [{engine}] sync: {len(stems)} stems in {time.perf_counter() - t:.0f} s; quiet RMS by span: "
@@ -230,7 +230,8 @@ ROWS = [  # (label, key, format, goal)
     ("onsets during slides, rolls, spins, pans, zooms", "moving_hits", "d", "0"),
     ("false hits / min away from contacts", "false_per_min", ".1f", "0"),
     ("inner onsets of an event (not false hits)", "inner", "d", ""),
-    ("RMS where nothing touches (dBFS)", "quiet_db", ".1f", "<= -70"),
+    ("RMS where nothing touches (dBFS, all spans pooled)", "quiet_db", ".1f", "<= -70"),
+    ("  no-touch spans at or under -70 dBFS", "silent_spans", "", "all"),
     ("noise floor between events (dBFS, p10 of 50 ms RMS)", "noise_db", ".1f", ""),
     ("  sync stems", "sync_n", "", ""),
     ("clicks / min", "clicks_per_min", ".2f", "0"),

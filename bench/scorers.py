@@ -123,6 +123,7 @@ class SyncTally:
     noise_rms: list[float] = field(default_factory=list)  # 50 ms RMS away from events
     late: list[bool] = field(default_factory=list)  # late contacts heard or not
     hits_by: dict = field(default_factory=dict)  # what -> onsets inside that no-touch span (guards left out)
+    span_db: list[float] = field(default_factory=list)  # RMS dBFS of every no-touch span (guards left out)
 
     def add(self, y: np.ndarray, sr: int, contacts, quiet, late_from: int | None = None) -> dict:
         """Score one stem; ``late_from``: contacts from this index on are also tallied as late (quiet) ones."""
@@ -161,6 +162,8 @@ class SyncTally:
             s = self.quiet_by.setdefault(what, [0.0, 0])
             s[0] += float(np.sum(y[m] ** 2))
             s[1] += int(m.sum())
+            if m.sum() >= int(0.05 * sr):  # spans the guards leave at least 50 ms of
+                self.span_db.append(db(float(np.sqrt(np.mean(y[m] ** 2)))))
         m = _span_mask(y.shape[0], sr, quiet, contacts)
         self.quiet_sq += float(np.sum(y[m] ** 2))
         self.quiet_n += int(m.sum())
@@ -190,6 +193,10 @@ class SyncTally:
 
     def quiet_dbfs(self) -> float:
         return db(np.sqrt(self.quiet_sq / self.quiet_n)) if self.quiet_n else float("nan")
+
+    def silent_spans(self, goal: float = -70.0) -> str:
+        """How many no-touch spans are at or under ``goal`` dBFS, as "k/n"."""
+        return f"{sum(v <= goal for v in self.span_db)}/{len(self.span_db)}"
 
     def quiet_dbfs_by(self) -> dict[str, float]:
         return {k: db(np.sqrt(s / n)) for k, (s, n) in sorted(self.quiet_by.items()) if n}

@@ -33,6 +33,7 @@ def test_onsets_of_quiet_late_bounces_are_found_on_time():
     assert got["matched"] == 7 and got["false"] == 0 and tally.late_recall() == 1.0
     assert tally.median_ms() < 5.0
     assert tally.quiet_dbfs() == float("-inf")  # digital silence where nothing touches
+    assert tally.silent_spans() == "2/2"
 
 
 def test_a_noise_bed_is_false_hits_and_a_loud_floor():
@@ -46,6 +47,7 @@ def test_a_noise_bed_is_false_hits_and_a_loud_floor():
     assert got["matched"] == 2 and tally.hits_by["slide"] >= 1
     assert got["false"] >= 3 and tally.false_per_min() > 30
     assert -42 < tally.quiet_dbfs() < -25 and -50 < tally.noise_floor_dbfs() < -30
+    assert tally.silent_spans() == "0/3"
 
 
 def test_inner_onsets_of_an_event_are_not_false_hits():
@@ -83,7 +85,8 @@ def test_quick_run_on_debug_prints_the_table(tmp_path, capsys, monkeypatch):
     ceiling = float(rows["prompt-following accuracy (aisfx nearest centroid)"][2])
     assert 0.34 < ceiling <= 1.0  # three classes: the real recordings beat chance
     # the debug engine's shaped noise bed sits far above the silence goal: the bench must say so
-    assert float(rows["RMS where nothing touches (dBFS)"][0]) > -70
+    assert float(rows["RMS where nothing touches (dBFS, all spans pooled)"][0]) > -70
+    assert rows["no-touch spans at or under -70 dBFS"][0].startswith("0/")
     assert float(rows["10-min edit cold (s)"][0]) > 0
     text = doc.read_text()
     assert "| measure | debug | no_such_engine | real (ceiling) | goal |" in text and "--quick" in text
