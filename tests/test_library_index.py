@@ -236,3 +236,12 @@ def test_two_processes_indexing_at_once(tmp_path, library):
     assert counts == [(0, 10, 0), (10, 0, 0)]  # one indexed, the other waited and found it done
     ix = LibraryIndex(db)
     assert ix.ok_files() == 10 and ix.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 10
+
+
+def test_a_folder_inside_an_indexed_folder_is_not_indexed_twice(tmp_path, library):
+    ix = LibraryIndex(tmp_path / "ix.sqlite")
+    scan(ix, [library])
+    said = []
+    rep = scan(ix, [library / "glass_break"], notify=said.append)
+    assert rep.indexed == 0 and rep.unchanged == 10 and "already in the index" in said[0]
+    assert [p for _, p in ix.roots()] == [str(library)]

@@ -81,6 +81,17 @@ def check_folder(folder: Path) -> Path:
     return folder.resolve()
 
 
+def _inside_root(index: LibraryIndex, folder: Path, notify) -> Path:
+    """A folder inside a library folder already indexed is that folder (its files have one owner)."""
+    for _, root in index.roots():
+        r = Path(root)
+        if folder != r and folder.is_relative_to(r):
+            if notify:
+                notify(f"{folder} is inside library folder {r}, already in the index: rescanning {r}")
+            return r
+    return folder
+
+
 def walk(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
     """Audio files under ``folder`` (sorted) and the sub-folders that could not be listed."""
     found, problems = [], []
@@ -165,8 +176,8 @@ def scan(index: LibraryIndex, folders: list[Path] | None = None, *,
     t0 = time.perf_counter()
     with scan_lock(index, notify):
         if folders is not None:
-            checked = [check_folder(f) for f in folders]
-            roots = [(index.add_root(f), str(f)) for f in checked]
+            checked = [_inside_root(index, check_folder(f), notify) for f in folders]
+            roots = list(dict.fromkeys((index.add_root(f), str(f)) for f in checked))
         else:
             roots = index.roots()
         report = ScanReport([r for _, r in roots])
