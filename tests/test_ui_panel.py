@@ -5,30 +5,25 @@ is absent, unsaved settings, and the event-loop latency while a batch runs."""
 
 from __future__ import annotations
 
+from ui_support import close_panel, draw as _draw, new_panel, set_prompt as _set_prompt  # noqa: I001
+from ui_support import wait_preview as _wait_preview
+
 import os
+import threading
+import time
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("JACK_NO_START_SERVER", "1")
+import numpy as np
+import opentimelineio as otio
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
-import threading  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-pytest.importorskip("PySide6")
-pytest.importorskip("pytestqt")
-
-import opentimelineio as otio  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
-
-from melfoley.core.engines import debug as debug_engine  # noqa: E402
-from melfoley.ui.engine_host import shared_host  # noqa: E402
-from melfoley.ui.latency import LatencyProbe  # noqa: E402
-from melfoley.ui.panel import FoleyPanel  # noqa: E402
-from melfoley.ui.sample_edit import make_edit  # noqa: E402
-from melfoley.ui.window import FoleyWindow  # noqa: E402
+from melfoley.core.engines import debug as debug_engine
+from melfoley.ui.engine_host import shared_host
+from melfoley.ui.latency import LatencyProbe
+from melfoley.ui.panel import FoleyPanel
+from melfoley.ui.sample_edit import make_edit
+from melfoley.ui.window import FoleyWindow
 
 
 @pytest.fixture
@@ -38,29 +33,9 @@ def edit(corpus, tmp_path):
 
 @pytest.fixture
 def panel(qtbot):
-    p = FoleyPanel(engine="debug")
-    qtbot.addWidget(p)
-    p.resize(1440, 860)
-    p.show()
+    p = new_panel(qtbot)
     yield p
-    p.shutdown()
-
-
-def _wait_preview(qtbot, panel, cid):
-    qtbot.waitUntil(lambda: panel.preview(cid) is not None and panel.editor.curve.energy().size > 0, timeout=20000)
-
-
-def _draw(qtbot, curve, f0, f1, value):
-    a, b = curve.point_for(f0, value).toPoint(), curve.point_for(f1, value).toPoint()
-    qtbot.mousePress(curve, Qt.MouseButton.LeftButton, pos=a)
-    qtbot.mouseMove(curve, pos=b)
-    qtbot.mouseRelease(curve, Qt.MouseButton.LeftButton, pos=b)
-
-
-def _set_prompt(qtbot, panel, text):
-    panel.editor.prompt.clear()
-    qtbot.keyClicks(panel.editor.prompt, text)
-    qtbot.keyClick(panel.editor.prompt, Qt.Key.Key_Return)
+    close_panel(p)
 
 
 def test_full_flow_edit_generate_keep_export_reopen(qtbot, panel, edit, tmp_path):

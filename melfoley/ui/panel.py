@@ -61,7 +61,7 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
     exported = Signal(object)            # ExportSummary
     message = Signal(str)
 
-    def __init__(self, parent=None, *, engine: str | None = None, max_threads: int = 2):
+    def __init__(self, parent=None, *, engine: str | None = None, max_threads: int = 4):
         super().__init__(parent)
         self.setObjectName("melfoleyPanel")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
@@ -71,14 +71,16 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
         self.previews: dict[tuple[str, str], ClipPreview] = {}
         self.preview_errors: dict[tuple[str, str], str] = {}
         self.engine_options: dict[str, dict] = {}   # engine -> options the artist chose (weights folder)
-        self.runner = JobRunner(self, max_threads=max_threads)
+        self.runner = JobRunner(self, max_threads=max_threads)  # threads only wait on pipes: 4, so a
+        # frame or thumbnail request never holds a preview back
         self.player = Player(self)
         self.undo_stack = QUndoStack(self)
         self._clipboard: dict | None = None
         engines, default = default_engine_names()
         self.engines = engines
         self.default_engine = engine or default
-        self._gen_job: Job | None = None
+        self._gen_job: Job | None = None   # the batch running (None once it reported, finished or not)
+        self._closed = False
         self._build(engines)
         self._init_transport()
         self.runner.busy_changed.connect(lambda _busy: self._sync_buttons())
@@ -173,7 +175,7 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
         self.transport = Transport(self.player)
         self.transport.follow = False  # the panel drives the viewer (clip or edit playback)
         self.viewer = self.transport.viewer
-        picture_box = QGroupBox("Picture (space, J K L, \u2190 \u2192, Home End, I O)")
+        picture_box = self.picture_box = QGroupBox("Picture (space, J K L, \u2190 \u2192, Home End, I O)")
         QVBoxLayout(picture_box).addWidget(self.transport)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(clip_box)
@@ -219,6 +221,7 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
             self.bottom.setOrientation(want)
         # the clip's rows wrap when narrow: leave them the room (the controls scroll)
         self.controls.widget().setMinimumHeight(520 if width >= NARROW else 520 + max(0, (NARROW - width)) // 2)
+        self.picture_box.setMinimumHeight(0 if width >= NARROW else 360)  # picture and wrapped transport rows
 
     # ------------------------------------------------------------------ opening
     def _ask_open(self) -> None:
@@ -552,7 +555,7 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
 
     def _sync_buttons(self) -> None:
         has = self.session is not None
-        gen = self.runner.is_busy("generation")
+        gen = self._gen_job is not None
         self.generate_button.setEnabled(has and not gen)
         self.generate_all_button.setEnabled(has and not gen)
         self.cancel_button.setEnabled(gen)
@@ -566,6 +569,7 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
 
     def shutdown(self, msecs: int = 10000) -> None:
         """Cancel work, stop audio and wait for the pool (call before the widget goes away)."""
+        self._closed = True  # no new requests; reports still queued for this panel are dropped
         self.cancel()
         self._autosave.stop()
         self.autosave()

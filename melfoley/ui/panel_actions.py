@@ -30,7 +30,7 @@ class PanelActions:
         as they are and the status line says how many."""
         if not self.session:
             return None
-        if self.runner.is_busy("generation"):
+        if self._gen_job is not None:
             self.say("A generation batch is running; cancel it or wait", error=True)
             return None
         ids = self.session.doable(clip_ids)
@@ -139,7 +139,7 @@ class PanelActions:
         self.runner.cancel_all("thumbnails")
 
     def is_busy(self) -> bool:
-        return self.runner.is_busy("generation") or self.runner.is_busy("export")
+        return self._gen_job is not None or self.runner.is_busy("export")
 
     # ------------------------------------------------------------------ save, export
     def has_unsaved(self) -> bool:
@@ -155,8 +155,8 @@ class PanelActions:
         default = session.default_prompt
         job = Job(lambda ctx: settings_io.write_timeline(session.source, snapshot, path, media_root=session.media_root,
                                                          default_prompt=default), name="autosave")
-        job.signals.result.connect(lambda p: self.status.setText(f"{now()} settings autosaved to {p}"))
-        job.signals.failed.connect(lambda msg: self.say(f"autosave failed: {msg}", error=True))
+        job.signals.result.connect(lambda p: self._closed or self.status.setText(f"{now()} settings autosaved to {p}"))
+        job.signals.failed.connect(lambda msg: self._closed or self.say(f"autosave failed: {msg}", error=True))
         return self.runner.start(job)
 
     def save_settings(self, path=None) -> Path | None:

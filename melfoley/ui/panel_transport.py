@@ -41,7 +41,7 @@ class PanelTransport:
         t.preroll.valueChanged.connect(lambda _v: self._apply_range())
         t.postroll.valueChanged.connect(lambda _v: self._apply_range())
         self.player.position_changed.connect(self._on_position)
-        self.player.state_changed.connect(lambda playing: playing or self.editor.levels.meter.reset())
+        self.player.state_changed.connect(self._play_state)
         self.editor.curve.seek_requested.connect(self._curve_seek)
         ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
         keys = {Qt.Key.Key_Space: self.toggle_play, Qt.Key.Key_J: lambda: self.transport_key("j"),
@@ -52,6 +52,11 @@ class PanelTransport:
                 Qt.Key.Key_B: self.takes.toggle_ab}
         for key, slot in keys.items():
             QShortcut(QKeySequence(key), self, slot, context=ctx)
+
+    def _play_state(self, playing: bool) -> None:
+        if not playing:  # stopped: the meter falls, the frame at the playhead is decoded sharp
+            self.editor.levels.meter.reset()
+            self._on_position(self.player.position())
 
     # ------------------------------------------------------------------ modes and time
     def edit_mode(self) -> bool:
@@ -226,13 +231,13 @@ class PanelTransport:
             self.transport.show_position(clip_t, sharp_frame=sharp)
         else:
             self.viewer.set_time(clip_t)
-        if sharp is None:
+        if sharp is None and not self.player.is_playing():  # sharp when paused; preview frames while playing
             self._frame_want = (key, clip_t)
             if not self._frame_busy:
                 self._next_frame()
 
     def _next_frame(self) -> None:
-        if self._frame_want is None or not self.session:
+        if self._frame_want is None or not self.session or self._closed:
             self._frame_busy = False
             return
         (cid, fno, size), clip_t = self._frame_want
@@ -246,6 +251,8 @@ class PanelTransport:
         self.runner.start(job)
 
     def _frame_ready(self, key, clip_t: float, frame) -> None:
+        if self._closed:
+            return
         self._frames[key] = frame
         while len(self._frames) > 96:
             self._frames.pop(next(iter(self._frames)))

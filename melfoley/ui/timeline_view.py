@@ -173,7 +173,7 @@ class TimelineView(QWidget):
     def set_data(self, data: TimelineData) -> None:
         self.data = data
         self.selected = [c for c in self.selected if c in data.status]
-        self.setMinimumHeight(min(300, self.sizeHint().height()))  # every lane shows, docked or not
+        self.setMinimumHeight(min(210, self.sizeHint().height()))  # the lanes show, docked or not
         self.fit()
 
     def set_status(self, cid: str, status: str) -> None:

@@ -22,6 +22,7 @@ from . import theme
 from .timecode import frame_of, smpte
 
 TC_H, HIT_H = 22, 10
+MAX_DECODE = 720  # short side of a decoded frame: sharp at any viewer size on a 1440 px screen
 
 
 def find_hits(energy, duration: float, *, rise: float = 0.12) -> list[float]:
@@ -65,7 +66,7 @@ class Viewer(QWidget):
     def wanted_size(self) -> int:
         """The picture height to decode for the size shown (device pixels)."""
         r = self.picture_rect()
-        return int(max(64, min(1080, r.height() * self.devicePixelRatioF())))
+        return int(max(64, min(MAX_DECODE, r.height() * self.devicePixelRatioF())))
 
     def picture_rect(self) -> QRectF:
         return QRectF(0, 0, self.width(), max(1, self.height() - TC_H - HIT_H))
