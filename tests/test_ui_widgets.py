@@ -158,3 +158,29 @@ def test_takes_list_shows_seeds_and_keeps_one(qtbot):
     assert kept.args == [2] and w.kept() == 2 and w.list.item(2).text().startswith("\u2605")
     w.set_takes([_take(1)], kept=0)
     assert w.kept() == 0 and w.current_take().seed == 1
+
+
+def test_takes_list_names_a_library_take_sources(qtbot):
+    w = TakesList()
+    qtbot.addWidget(w)
+    take = _take(3)
+    take.metadata["sources"] = [{"file": "/lib/FOLYFeet_Gravel Step 01.wav", "offset_s": 0.25, "gain_db": -3.0},
+                                {"file": "/lib/FOLYFeet_Gravel Step 07.wav", "offset_s": 1.5, "gain_db": 0.0}]
+    w.set_takes([_take(1), take])
+    assert not w.sources.text()  # take 1 has no sources
+    w.list.setCurrentRow(1)
+    assert "Gravel Step 01.wav, offset_s 0.25, gain_db -3.00" in w.sources.text()
+    assert "Gravel Step 07.wav" in w.list.item(1).toolTip()
+
+
+def test_file_menu_offers_the_sound_library_when_installed(qtbot):
+    from importlib.util import find_spec
+
+    from melfoley.ui.window import FoleyWindow
+
+    win = FoleyWindow(engine="debug")
+    qtbot.addWidget(win)
+    installed = find_spec("melfoley.ui.library_dialog") is not None
+    assert win.library_action.isEnabled() == installed
+    assert win.library_action.text().startswith("Add sound &library")
+    win.panel.shutdown()
