@@ -125,6 +125,8 @@ def test_corpus_timeline_with_missing_media_opens_and_says_why(qtbot, panel, cor
     assert session is not None
     rows = panel.clips.clip_model.rows
     assert rows and all(r.status == "missing media" and r.problem for r in rows)
+    assert not any("--" in r.problem for r in rows)  # the panel's words: File > Media folder..., no flags
+    assert any("File > Media folder" in r.problem for r in rows)
     assert "cannot be done" in panel.timeline_info.text() and "skipped" in panel.timeline_info.text()
     tip = panel.clips.clip_model.data(panel.clips.clip_model.index(0, 5), Qt.ItemDataRole.ToolTipRole)
     assert "cannot be done" in tip and "media" in tip

@@ -19,6 +19,8 @@ _PHRASES = (
     (r"--engine (\w+)", r"the \1 engine (Engine menu of the clip)"),
     (r"pass --fallback[^;.]*", "switch the clip's Engine to embedded"),
     (r"relink it with --media-root", "relink it: File > Media folder\u2026"),
+    (r"relink with --media-root FOLDER", "relink it: File > Media folder\u2026"),
+    (r"under --media-root", "under the media folder"),
     (r"--media-root", "File > Media folder\u2026"),
     (r"--loudness -?\d+", "a loudness target"),
     (r"`melfoley convert CKPT OUT_DIR`", "the melfoley convert command (docs/paper_tier.md)"),

@@ -254,7 +254,8 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
         for cid, st in session.states.items():
             c = st.clip
             rows.append(ClipRow(cid, c.number, c.name, c.track, c.timecode(), float(c.duration), st.status,
-                                detail="; ".join(c.flags), problem=c.media_problem))
+                                detail="; ".join(c.flags), problem=panel_words(c.media_problem)
+                                if c.media_problem else None))
         self.clips.set_rows(rows)
         self.timeline.set_data(TimelineData.from_session(session))
         missing = sum(1 for r in rows if r.problem)
@@ -297,6 +298,7 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
     def _mark_unusable(self, clip_id: str, why: str) -> None:
         """The media itself cannot be read (not an engine's failure: those can be retried)."""
         row = self.clips.clip_model.get(clip_id)
+        why = panel_words(why)
         if row is not None:
             row.problem = why
             self.clips.clip_model.set_status(clip_id, "missing media", why)

@@ -204,6 +204,6 @@ class PanelActions:
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("exported")
-        self.say(summary.text())
+        self.say(panel_words(summary.text()))
         self._sync_buttons()
         self.exported.emit(summary)

@@ -210,9 +210,11 @@ class PanelTransport:
             return
         clip_t = edit_t - self._clip_start(cid)
         self.editor.curve.set_playhead(clip_t if cid == self.current else None)
-        if cid != self.current:
+        if cid != getattr(self, "_viewer_cid", None):  # the viewer reads the clip under the playhead
             c = self.session.state(cid).clip
             self.viewer.set_clip(float(c.record_in), float(c.duration), c.rate)
+            if cid != self.current:
+                self.viewer.show_frame(None, clip_t)
         self.show_clip_position(clip_t, cid)
 
     def show_clip_position(self, clip_t: float, cid: str | None = None) -> None:
