@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QLabel, 
 
 from . import curve_ops
 from .curve_editor import CurveEditor
-from .flow import FlowLayout, pair
+from .flow import FlowLayout, fixed_lines, keep_place, pair
 from .levels_box import LevelsBox
 from .prompt import PromptEdit
 
@@ -37,7 +37,7 @@ class ClipEditor(QWidget):
         self.title.setStyleSheet("font-size: 12pt; font-weight: bold;")
         self.subtitle = QLabel("")
         self.subtitle.setObjectName("hint")
-        self.subtitle.setWordWrap(True)
+        fixed_lines(self.subtitle)
         self.prompt = PromptEdit()
         self.prompt.editingFinished.connect(lambda: self._emit(prompt=self.prompt.text().strip()))
         self.takes = QSpinBox()
@@ -66,7 +66,7 @@ class ClipEditor(QWidget):
             form.addWidget(w)
         self.multi = QLabel("")
         self.multi.setObjectName("warning")
-        self.multi.hide()
+        keep_place(self.multi).hide()
         self.levels = LevelsBox()
         self.levels.changed.connect(lambda ch: self._emit(**ch))
 

@@ -52,7 +52,9 @@ class FlowLayout(QLayout):
             size = size.expandedTo(item.minimumSize())
         m = self.contentsMargins()
         size = size + QSize(m.left() + m.right(), m.top() + m.bottom())
-        return QSize(size.width(), max(size.height(), self._height))
+        w = self.geometry().width()
+        rows = self._place(QRect(0, 0, w, 0), move=False) if w > 0 else self._height
+        return QSize(size.width(), max(size.height(), rows))
 
     def _place(self, rect: QRect, *, move: bool) -> int:
         """Lay out rows (widgets vertically centred in their row); returns the height used."""
@@ -84,6 +86,22 @@ class FlowLayout(QLayout):
                     shift += extra
             y += line + sp
         return max(0, y - sp - rect.y()) + m.bottom()
+
+
+def fixed_lines(label, lines: int = 2):
+    """A word-wrapped label that always takes ``lines`` lines: changing its text never moves the
+    layout (the full text stays in its tooltip)."""
+    label.setWordWrap(True)
+    label.setFixedHeight(lines * label.fontMetrics().lineSpacing() + 4)
+    return label
+
+
+def keep_place(widget):
+    """Hidden, the widget still holds its place (no jump when it shows or hides)."""
+    sp = widget.sizePolicy()
+    sp.setRetainSizeWhenHidden(True)
+    widget.setSizePolicy(sp)
+    return widget
 
 
 def pair(label: str, widget, parent=None):

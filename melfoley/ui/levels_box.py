@@ -83,7 +83,6 @@ class LevelsBox(QWidget):
         self.readout = QLabel("")
         self.readout.setObjectName("hint")
         self.meter = Meter()
-        self.readout.setWordWrap(True)
         from .flow import FlowLayout, pair
 
         rows = QVBoxLayout(self)
@@ -93,7 +92,9 @@ class LevelsBox(QWidget):
                   pair("Nudge", self.nudge_frames), self.nudge_ms, pair("Meter", self.meter)):
             flow.addWidget(w)
         rows.addLayout(flow)
-        rows.addWidget(self.readout)
+        from .flow import fixed_lines
+
+        rows.addWidget(fixed_lines(self.readout))
         self.gain.valueChanged.connect(lambda v: self._emit(gain_db=round(float(v), 3)))
         self.fade_in.valueChanged.connect(lambda v: self._emit(fade_in=v / 1000.0))
         self.fade_out.valueChanged.connect(lambda v: self._emit(fade_out=v / 1000.0))

@@ -28,7 +28,7 @@ from . import settings_io, theme
 from .clip_editor import ClipEditor
 from .clip_list import ClipListView, ClipRow
 from .engine_host import shared_host
-from .flow import FlowLayout
+from .flow import FlowLayout, fixed_lines
 from .messages import needs_weights, panel_words
 from .panel_actions import PanelActions
 from .panel_transport import PanelTransport
@@ -134,7 +134,7 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("idle")
-        self.progress.setMinimumWidth(200)
+        self.progress.setFixedWidth(260)  # its text changes while generating: its size must not
         bar = FlowLayout(spacing=4)
         for w in (self.open_button, self.save_button, self.default_prompt, self.undo_button, self.redo_button,
                   self.generate_button, self.generate_all_button, self.cancel_button, self.export_button,
@@ -152,7 +152,7 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
         self.tabs.addTab(self.clips, "List")
         self.timeline_info = QLabel("Open an edit (OTIO, FCP7 XML, EDL, AAF, FCPXML) to start")
         self.timeline_info.setObjectName("hint")
-        self.timeline_info.setWordWrap(True)
+        fixed_lines(self.timeline_info)
         top = QWidget()
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
@@ -187,6 +187,8 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
         self.controls.setFrameShape(QScrollArea.Shape.NoFrame)
         self.controls.setWidget(right)
         self.controls.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # always there: a scroll bar that came and went would re-wrap the rows (a layout jump)
+        self.controls.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         right.setMinimumHeight(520)
         self.bottom = QSplitter(Qt.Orientation.Horizontal)
         self.bottom.addWidget(picture_box)
@@ -202,7 +204,7 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
         self.status.setObjectName("hint")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status.setMinimumHeight(2 * self.status.fontMetrics().height() + 4)  # no jumps as messages change
+        fixed_lines(self.status)  # no jumps as messages change
         lay = QVBoxLayout(self)
         lay.addLayout(bar)
         lay.addWidget(self.main, 1)
@@ -553,6 +555,7 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
         colour = theme.STATUS_COLOURS["failed"] if error else ""
         self.status.setStyleSheet(f"color: {colour};" if colour else "")
         self.status.setText(text)
+        self.status.setToolTip(text)
         self.message.emit(text)
 
     def _sync_buttons(self) -> None:

@@ -114,7 +114,7 @@ class TakesList(QWidget):
         self.note.editingFinished.connect(self._note_done)
         self.sources = QLabel("")
         self.sources.setObjectName("hint")
-        self.sources.setWordWrap(True)
+        self.sources.setWordWrap(False)
         self.hint = QLabel("No takes yet: generate this clip")
         self.hint.setObjectName("hint")
         row = QHBoxLayout()
@@ -218,7 +218,7 @@ class TakesList(QWidget):
         self.note.setEnabled(take is not None)
         src = "" if take is None else sources_text(take)
         self.sources.setText(f"Sources: {src.replace(chr(10), '; ')}" if src else "")
-        self.sources.setVisible(bool(src))
+        self.sources.setToolTip(src)
         row = self.list.currentRow()
         if getattr(self, "_last_row", None) is not None and self._last_row != row:
             self._previous = self._last_row
