@@ -315,9 +315,17 @@ def test_many_clips_settings_copy_paste_default_prompt_and_generate_all(qtbot, p
     assert s.state("V1/2").status == "not generated"
     panel.set_default_prompt("footsteps on wood")
     assert s.prompt_of("V1/2") == "footsteps on wood" and s.job("V1/2").prompt == "footsteps on wood"
+    # no layout jumps while generating: the viewer, the curve, the takes and the timeline stay put
+    qtbot.wait(300)  # the layout settles after the edits above
+    parts = (panel.viewer, panel.editor.curve, panel.takes.list, panel.timeline, panel.editor.levels)
+    before = [w.geometry() for w in parts]
+    during = []
     with qtbot.waitSignal(panel.generation_finished, timeout=60000) as fin:
-        panel.generate(["V1/0", "V1/2"])
+        job = panel.generate(["V1/0", "V1/2"])
+        job.signals.item_started.connect(lambda _cid: during.append([w.geometry() for w in parts]))
     assert fin.args[0]["done"] == ["V1/0", "V1/2"]
+    qtbot.wait(100)
+    assert during and all(g == before for g in during) and [w.geometry() for w in parts] == before
     kept = list(s.state("V1/0").takes)
     qtbot.waitUntil(lambda: not panel.runner.is_busy("generation"), timeout=10000)
     # Generate all leaves current clips alone and renders the rest
