@@ -105,18 +105,35 @@ def test_add_sound_library_dialog_indexes_off_the_ui_thread_and_cancels(tmp_path
     from melfoley.ui.library_dialog import add_library_folder
 
     app = QApplication.instance() or QApplication([])
+    import threading
+
+    import melfoley.core.library.scan as scan_mod
+
     lib = _small_library(tmp_path / "sfx", corpus_items)
+    scan_threads, done_threads = [], []
+    real_scan = scan_mod.scan
+
+    def recording_scan(*a, **kw):
+        scan_threads.append(threading.get_ident())
+        return real_scan(*a, **kw)
+
+    monkeypatch.setattr(scan_mod, "scan", recording_scan)
     got = []
-    job = add_library_folder(None, folder=lib, library_db=tmp_path / "ix.sqlite",
-                             on_done=lambda rep, msg: got.append((rep, msg)))
-    ticks = 0
+
+    def on_done(rep, msg):
+        done_threads.append(threading.get_ident())
+        got.append((rep, msg))
+
+    job = add_library_folder(None, folder=lib, library_db=tmp_path / "ix.sqlite", on_done=on_done)
     t = time.monotonic()
     while not got and time.monotonic() - t < 60:
         app.processEvents()  # the UI thread stays free while the pool thread indexes
-        ticks += 1
         time.sleep(0.01)
     rep, msg = got[0]
-    assert rep.indexed == 4 and "broken.wav" in msg and ticks > 5 and job.done.is_set()
+    assert rep.indexed == 4 and "broken.wav" in msg and job.done.is_set()
+    ui = threading.get_ident()
+    assert scan_threads and scan_threads[0] != ui  # indexed on a pool thread
+    assert done_threads == [ui]  # the result is delivered on the UI thread
     got.clear()
     job = add_library_folder(None, folder=lib, library_db=tmp_path / "other.sqlite",
                              on_done=lambda rep, msg: got.append((rep, msg)))
