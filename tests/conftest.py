@@ -49,10 +49,12 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _scratch_user_dirs(tmp_path_factory, monkeypatch):
-    """Every test gets private config/cache folders: no test touches the user's real ones."""
+    """Every test gets private config/cache/data folders: no test touches the user's real ones
+    (the data folder holds the user's sound-library index)."""
     base = tmp_path_factory.mktemp("userdirs")
-    for name in ("CONFIG", "CACHE"):
+    for name in ("CONFIG", "CACHE", "DATA"):
         monkeypatch.setenv(f"MELFOLEY_{name}_DIR", str(base / name.lower()))
+    monkeypatch.delenv("MELFOLEY_LIBRARY_DB", raising=False)
 
 
 @pytest.fixture(scope="session")

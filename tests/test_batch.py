@@ -311,3 +311,28 @@ def test_an_executor_that_cannot_go_on_leaves_the_finished_clips_and_a_valid_par
     assert json.loads((tmp_path / "out" / "melfoley_report.json").read_text())["interrupted"] is True
     again = run_batch(tl, tmp_path / "out")
     assert again.ok and [c.status for c in again.clips] == ["cached", "cached", "done"]
+
+
+def test_readme_main_command_foleys_the_demo_with_the_default_engine(tmp_path, capsys):
+    """README's first command: `melfoley batch <demo> -o OUT` with no --engine: the starter sound library."""
+    from pathlib import Path
+
+    import numpy as np
+    import soundfile as sf
+
+    import melfoley
+    from melfoley.core.engines import DEFAULT_ENGINE
+    from melfoley.core.levels import true_peak_db
+
+    assert DEFAULT_ENGINE == "library"
+    demo = Path(melfoley.__file__).parent / "resources" / "demo" / "demo.otio"
+    rc = main(["batch", str(demo), "-o", str(tmp_path / "demo"), "--quiet"])
+    assert rc == 0, capsys.readouterr()
+    stems = sorted((tmp_path / "demo" / "stems").glob("*.wav"))
+    assert len(stems) == 4
+    for stem in stems:
+        side = json.loads(stem.with_suffix(".json").read_text())
+        assert side["engine"]["engine"] == "library" and side["library_sources"], stem.name
+        audio, sr = sf.read(stem, dtype="float32")
+        assert sr == 48000 and true_peak_db(audio) <= -1.0 + 1e-3 and np.abs(audio).max() > 1e-3, stem.name
+        assert audio[0] == 0.0 and audio[-1] == 0.0  # edge fades: no cut starts or ends on a step

@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .control import QCDControl
+from .engines import DEFAULT_ENGINE
 from .errors import MelfoleyError
 
 
@@ -177,7 +178,7 @@ def engine_options(name: str, options: dict) -> dict:
     return typed_options(name, _ENGINES[name], options)
 
 
-def get_engine(name: str = "embedded", **options) -> Engine:
+def get_engine(name: str = DEFAULT_ENGINE, **options) -> Engine:
     """Build (once per name + typed options) and return a resident engine.
 
     At most :data:`MAX_RESIDENT` engines stay built; the least recently used one is released

@@ -71,7 +71,7 @@ def edge_fades(audio: np.ndarray, sample_rate: int, ms: float = FADE_MS) -> np.n
     k = min(int(round(ms * 1e-3 * sample_rate)), x.shape[-1] // 4)
     if k <= 0:
         return x
-    ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(k) + 0.5) / k)).astype(np.float32)
+    ramp = (0.5 - 0.5 * np.cos(np.pi * np.arange(k) / k)).astype(np.float32)  # starts at exactly 0
     x[..., :k] *= ramp
     x[..., -k:] *= ramp[::-1]
     return x

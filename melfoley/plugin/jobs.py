@@ -24,6 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..core.engines import DEFAULT_ENGINE
 from ..core.errors import MelfoleyError
 from .timeline import PictureClip
 
@@ -41,7 +42,7 @@ class BatchDefaults:
     prompt: str = "footsteps"
     takes: int = 1
     seed: int = 0
-    engine: str = "embedded"
+    engine: str = DEFAULT_ENGINE
     loudness: float | None = None  # LUFS target of every stem (None: no normalisation; the ceiling holds)
     handles: float = 0.0  # seconds of extra audio before and after each cut
 
@@ -216,7 +217,7 @@ def build_job(clip: PictureClip, defaults: BatchDefaults) -> ClipJob:
                             "and takes from 1 to 64; fix --seed / --takes")
     engine = meta.get("engine", defaults.engine)
     if not isinstance(engine, str) or not engine:
-        raise _bad(clip, "engine", f"is {engine!r}; name an engine such as 'embedded'")
+        raise _bad(clip, "engine", f"is {engine!r}; name an engine such as 'library' or 'embedded'")
     energy = energy_curve(meta.get("energy"), clip)
     ranges: list[tuple[Fraction, Fraction, str]] = []
     for m in clip.markers:

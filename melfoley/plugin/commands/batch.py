@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from ...core.engines import DEFAULT_ENGINE  # import-light: a constant
+
 FORMATS = ("otio", "otioz", "xml", "edl")
 
 
@@ -19,7 +21,9 @@ def add_parser(sub):
     p.add_argument("--prompt", default="footsteps", help="what to foley where clips say nothing (default: footsteps)")
     p.add_argument("--takes", type=int, default=1, help="takes per clip (1-64; default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of take 1; take k uses seed + k - 1 (default 0)")
-    p.add_argument("--engine", default="embedded", help="engine name (default: embedded; 'debug' is weightless)")
+    p.add_argument("--engine", default=DEFAULT_ENGINE,
+                   help=f"engine name (default: {DEFAULT_ENGINE}, the starter or your own sound library; 'embedded' is "
+                        "the generative CPU engine, 'debug' is weightless)")
     p.add_argument("--engine-opt", action="append", default=[], metavar="KEY=VALUE",
                    help="engine option, repeatable (e.g. vocoder=griffinlim for the embedded engine's fast path)")
     p.add_argument("--weights", metavar="DIR", help="local weights folder of the engine (e.g. --engine paper)")

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...core.engines import DEFAULT_ENGINE  # import-light: a constant
+
 
 def add_parser(sub):
     p = sub.add_parser("eval", help="score an engine on a paper-tier dataset's val clips",
                        description="Render every val clip of a dataset built by `melfoley dataset build` with an "
                                    "engine and score the takes against the clips' own sound.")
     p.add_argument("dataset", type=Path, help="dataset folder (manifest.json + shards/)")
-    p.add_argument("--engine", default="embedded", help="engine name (embedded, paper, library, debug, ...)")
+    p.add_argument("--engine", default=DEFAULT_ENGINE, help="engine name (embedded, paper, library, debug, ...)")
     p.add_argument("--weights", metavar="DIR", help="local weights folder of the engine (e.g. --engine paper)")
     p.add_argument("--engine-opt", action="append", default=[], metavar="KEY=VALUE", help="engine option, repeatable")
     p.add_argument("--max-clips", type=int, default=None, help="score only the first N val clips")

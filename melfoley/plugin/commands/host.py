@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ...core.engines import DEFAULT_ENGINE  # import-light: a constant
+
 HOSTS = ("resolve", "hiero")
 PLATFORMS = ("linux", "macos", "windows")
 
@@ -28,7 +30,7 @@ def add_parser(sub):
     r.add_argument("--prompt", default="footsteps")
     r.add_argument("--takes", type=int, default=1)
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--engine", default="embedded")
+    r.add_argument("--engine", default=DEFAULT_ENGINE)
     r.add_argument("--format", default="otio", choices=("otio", "otioz", "xml", "edl"))
     r.add_argument("--media-root")
     r.add_argument("--window", action="store_true", help="show a progress window with Cancel (melfoley's Qt)")

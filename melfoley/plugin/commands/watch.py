@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ...core.engines import DEFAULT_ENGINE  # import-light: a constant
+
 
 def add_parser(sub):
     p = sub.add_parser("watch", help="watch a folder: foley every edit dropped into it",
@@ -19,7 +21,9 @@ def add_parser(sub):
     p.add_argument("--prompt", default="footsteps", help="what clips get when they say nothing (default: footsteps)")
     p.add_argument("--takes", type=int, default=1, help="takes per clip (1-64; default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of take 1 (default 0)")
-    p.add_argument("--engine", default="embedded", help="engine name (default: embedded; 'debug' is weightless)")
+    p.add_argument("--engine", default=DEFAULT_ENGINE,
+                   help=f"engine name (default: {DEFAULT_ENGINE}, the starter or your own sound library; 'embedded' is "
+                        "the generative CPU engine, 'debug' is weightless)")
     p.add_argument("--media-root", metavar="DIR", help="folder to relink moved media from")
     return p
 

@@ -65,7 +65,7 @@ class Settings:
     prompt: str = "footsteps"
     takes: int = 1
     seed: int = 0
-    engine: str = "embedded"
+    engine: str = "library"  # melfoley.core.engines.DEFAULT_ENGINE (this module runs in the host: stdlib only)
     media_root: str | None = None
     window: bool = False  # the child shows its own progress window (hosts without Qt: Resolve)
 

@@ -26,7 +26,7 @@ from .bridge import read_foley_edit, safe_name
 
 PANEL_ID = "org.melfoley.FoleyPanel"
 TITLE = "melfoley Foley"
-ENGINES = ("embedded", "debug", "paper")
+ENGINES = ("library", "embedded", "debug", "paper")  # the first is melfoley's default engine
 RECORD: str | None = None  # the install record, set by entry()
 _KEEP: list = []  # panels handed to Hiero's window manager stay referenced from Python
 
@@ -134,7 +134,7 @@ class HieroFoleyPanel(QWidget):
 
     def settings(self) -> Settings:
         return Settings(prompt=self.prompt.text().strip() or "footsteps", takes=self.takes.value(),
-                        seed=self.seed.value(), engine=self.engine.currentText().strip() or "embedded")
+                        seed=self.seed.value(), engine=self.engine.currentText().strip() or ENGINES[0])
 
     def say(self, text: str) -> None:
         self.status.setText(text)

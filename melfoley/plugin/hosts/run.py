@@ -16,11 +16,12 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from ...core.engines import DEFAULT_ENGINE
 from ...core.errors import MelfoleyError
 
 
 def batch_config(timeline: Path, out: Path, *, prompt: str = "footsteps", takes: int = 1, seed: int = 0,
-                 engine: str = "embedded", fmt: str = "otio", media_root: Path | None = None):
+                 engine: str = DEFAULT_ENGINE, fmt: str = "otio", media_root: Path | None = None):
     from ..batch import BatchConfig
     from ..jobs import BatchDefaults
 
