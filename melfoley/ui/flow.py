@@ -52,9 +52,7 @@ class FlowLayout(QLayout):
             size = size.expandedTo(item.minimumSize())
         m = self.contentsMargins()
         size = size + QSize(m.left() + m.right(), m.top() + m.bottom())
-        w = self.geometry().width()
-        rows = self._place(QRect(0, 0, w, 0), move=False) if w > 0 else self._height
-        return QSize(size.width(), max(size.height(), rows))
+        return QSize(size.width(), max(size.height(), self._height))
 
     def _place(self, rect: QRect, *, move: bool) -> int:
         """Lay out rows (widgets vertically centred in their row); returns the height used."""

@@ -189,7 +189,7 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
         self.controls.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         # always there: a scroll bar that came and went would re-wrap the rows (a layout jump)
         self.controls.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
-        right.setMinimumHeight(520)
+        right.setMinimumHeight(560)
         self.bottom = QSplitter(Qt.Orientation.Horizontal)
         self.bottom.addWidget(picture_box)
         self.bottom.addWidget(self.controls)
@@ -222,7 +222,8 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
         if self.bottom.orientation() != want:
             self.bottom.setOrientation(want)
         # the clip's rows wrap when narrow: leave them the room (the controls scroll)
-        self.controls.widget().setMinimumHeight(520 if width >= NARROW else 520 + max(0, (NARROW - width)) // 2)
+        rows = 560 if width >= 1300 else 660  # the clip's rows wrap below ~1300 px: two more lines
+        self.controls.widget().setMinimumHeight(rows if width >= NARROW else rows + (NARROW - width) // 2)
         self.picture_box.setMinimumHeight(0 if width >= NARROW else 360)  # picture and wrapped transport rows
 
     # ------------------------------------------------------------------ opening
