@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from melfoley.core.errors import MelfoleyError
+from melfoley.core.engines import DEFAULT_ENGINE
 
 from .render import Cancelled
 
@@ -208,6 +209,6 @@ def handle(kind: str, payload: dict, sessions: dict, emit, check):
         return render.frame_at(session, payload["clip_id"], payload["seconds"], payload["size"])
     if kind == "generate":
         return render.generate_clips(session, payload["engine"], payload["tasks"], emit, check,
-                                     default_engine=payload.get("default_engine", "embedded"),
+                                     default_engine=payload.get("default_engine", DEFAULT_ENGINE),
                                      options=payload.get("options") or {})
     raise MelfoleyError(f"unknown engine-process request {kind!r}")

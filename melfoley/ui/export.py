@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from melfoley.core.errors import MelfoleyError
+from melfoley.core.engines import DEFAULT_ENGINE
 
 from . import settings_io
 from .session import OWN_SUFFIXES, edit_name
@@ -104,7 +105,7 @@ def export_session(session, out_dir: Path | None = None, *, fmt: str = "otio", s
         try:
             job = build_job(clip, BatchDefaults(prompt=session.prompt_of(cid) or "foley", takes=st.settings.takes,
                                                 seed=st.settings.seed, engine=take.metadata.get("engine", "")
-                                                or st.settings.engine or "embedded"))
+                                                or st.settings.engine or DEFAULT_ENGINE))
             stem = write_stem(stems_dir, job, take=kept + 1, audio=take.audio, sample_rate=take.sample_rate,
                               seed=int(take.seed), control_dict=take.control.to_dict(), engine_info=dict(take.metadata),
                               show=show, project=project, timeline_path=str(session.path),

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (QFileDialog, QGroupBox, QLabel, QLineEdit, QProgr
                                QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from melfoley.core.errors import MelfoleyError
+from melfoley.core.engines import DEFAULT_ENGINE
 
 from . import settings_io, theme
 from .clip_editor import ClipEditor
@@ -51,7 +52,7 @@ def default_engine_names() -> tuple[list[str], str]:
     from melfoley.core.engine import available_engines
 
     names = available_engines()
-    default = "embedded" if "embedded" in names else (names[0] if names else "debug")
+    default = DEFAULT_ENGINE if DEFAULT_ENGINE in names else (names[0] if names else "debug")
     return names, default
 
 

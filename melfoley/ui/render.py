@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from melfoley.core.engines import DEFAULT_ENGINE
 from melfoley.core.errors import MelfoleyError
 
 THUMB_STEP = 2        # keep every 2nd pixel for the transport thumbnail
@@ -132,7 +133,7 @@ def join_segments(per_segment: list[list]) -> list:
 
 
 def generate_clips(session, engine_name: str, tasks: list[tuple[str, int]], emit: Emit,
-                   check: Callable[[], None], *, default_engine: str = "embedded", options: dict | None = None) -> dict:
+                   check: Callable[[], None], *, default_engine: str = DEFAULT_ENGINE, options: dict | None = None) -> dict:
     """Render ``tasks`` ((clip id, takes), in order) with the named engine; one clip failing does
     not stop the others; ``check`` is called between takes so a cancel stops at the next one."""
     from melfoley.core.engine import get_engine

@@ -27,6 +27,7 @@ import numpy as np
 
 from melfoley.core.errors import MelfoleyError
 from melfoley.core.engine import FoleyRequest
+from melfoley.core.engines import DEFAULT_ENGINE
 
 from . import settings_io
 from .settings_io import ClipSettings
@@ -166,7 +167,7 @@ class Session:
         _, start, media_dur, info = self.media_window(clip_id)
         return clip_picture(self.state(clip_id).clip, info, start, media_dur, size=size, fps=fps)
 
-    def job(self, clip_id: str, default_engine: str = "embedded"):
+    def job(self, clip_id: str, default_engine: str = DEFAULT_ENGINE):
         """The plugin layer's job for the clip with the panel's settings (event name, segments, energy)."""
         from melfoley.plugin.jobs import BatchDefaults, build_job
 
@@ -179,7 +180,7 @@ class Session:
         return build_job(clip, BatchDefaults(prompt=prompt, takes=st.settings.takes,
                                              seed=st.settings.seed, engine=default_engine))
 
-    def requests(self, clip_id: str, engine, default_engine: str = "embedded") -> list[FoleyRequest]:
+    def requests(self, clip_id: str, engine, default_engine: str = DEFAULT_ENGINE) -> list[FoleyRequest]:
         """One request per prompt segment of the clip (markers), over decoded picture. Off the UI thread."""
         from melfoley.plugin.picture import clip_requests
 
