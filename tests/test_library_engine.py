@@ -248,3 +248,26 @@ def test_batch_stems_name_every_source_in_the_sidecar_and_the_ixml_note(engine, 
             assert Path(s["file"]).exists() and Path(s["file"]).name in note and s["licence"] in note
         named += len(srcs)
     assert named > 0
+
+
+
+def test_a_recording_that_starts_on_its_sound_is_faded_in_not_stepped(tmp_path, corpus_items):
+    """Library files trimmed tight start on the sound (0 A.D.'s shield_metal_03: its hit rises within
+    its first samples), so the 2 ms pre-roll does not exist: the event must still start from zero over
+    about a millisecond, not with a full-band step."""
+    it = next((c for c in corpus_items if c.path.name == "0ad-data__shield_metal_03.flac"), None)
+    if it is None:
+        pytest.skip("needs 0ad-data__shield_metal_03.flac from the full corpus (../shared/corpus)")
+    (tmp_path / "metal").mkdir()
+    x, sr = sf.read(str(it.path), dtype="float32")
+    sf.write(str(tmp_path / "metal" / "metal impact shield.wav"), x, sr, subtype="PCM_24")
+    db = tmp_path / "ix.sqlite"
+    scan(LibraryIndex(db), [tmp_path / "metal"])
+    engine = get_engine("library", library_db=db)
+    e, t = hits_curve(3.0, [1.0])
+    y = engine.render(control(e), "metal impact", 0)
+    (src,) = engine._renders[-1]["sources"]
+    assert src["offset_s"] == 0.0  # the event is cut from the file's first sample: no room for a pre-roll
+    first = int(np.flatnonzero(y)[0])
+    peak = np.abs(y).max()
+    assert np.abs(y[first:first + 24]).max() <= 0.1 * peak  # the first half millisecond is still a fade

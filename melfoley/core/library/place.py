@@ -4,7 +4,8 @@ Contacts are the rises of E (:func:`segment.find_rises`, the frame that jumps). 
 predictor raises E at frame ``floor(t * frame_rate)`` for a contact at ``t``, so a contact is
 placed at the centre of its frame, ``(j + 0.5) / frame_rate`` (within 5.8 ms of any ``t`` the
 curve can stand for; exact for a contact at a frame centre). Each gets one event whose
-sample-accurate onset lands on the contact (a 2 ms pre-roll fades in before it), gain from
+sample-accurate onset lands on the contact (a 2 ms pre-roll fades in before it; a 1 ms fade where the
+file starts on the sound), gain from
 the height of E's peak against the event's own peak E (E is log-mel in the spec's unit
 scale: a shift of dE is a gain of exp(dE * span)), played until its own end, the next
 contact or the curve's decay, with a 20 ms fade-out. Textures are looped with equal-power
@@ -30,6 +31,7 @@ from .segment import ENV_FRAMES, MIN_GAP_S, RISE, find_rises
 OUT_RATE = 48000
 MEL = "hifigan22k"
 PRE_S = 0.002
+FADE_IN_S = 0.001  # the shortest fade-in, where the file starts on the sound (no full pre-roll)
 FADE_OUT_S = 0.02
 TAIL_S = 0.3  # an event rings this long past the point where the curve has decayed
 XFADE_S = 0.5
@@ -153,8 +155,12 @@ def place_events(pool, picks: list[int], cons: list[Contact], energy: np.ndarray
         pre = int(round((pool.onset[i] - start) * OUT_RATE))
         g = gain_db(c.peak, float(pool.e_peak[i]))
         y = x * np.float32(10 ** (g / 20))
-        if pre > 0:
-            y[:pre] *= (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, pre, dtype=np.float32)))
+        # the fade-in covers the pre-roll; where the file starts on the sound (no room for a full pre-roll,
+        # a tightly trimmed recording) it lasts at least FADE_IN_S: never a step
+        k = pre if pre >= int(round(PRE_S * OUT_RATE)) else max(pre, int(FADE_IN_S * OUT_RATE))
+        k = min(k, y.shape[0] // 4)
+        if k > 0:
+            y[:k] *= (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, k, dtype=np.float32)))
         fo = min(int(FADE_OUT_S * OUT_RATE), y.shape[0] // 2)
         if fo > 0:
             y[-fo:] *= np.cos(np.linspace(0, np.pi / 2, fo, dtype=np.float32))
