@@ -1,6 +1,5 @@
 """Stem levels (melfoley.core.levels): true peak, the ceiling, loudness, edge fades."""
 
-import glob
 
 import numpy as np
 import pytest
@@ -42,26 +41,24 @@ def test_edge_fades_start_and_end_at_zero():
     assert edge_fades(np.ones(3, np.float32), SR).shape == (3,)
 
 
-def _corpus_clip(label="rain"):
+def _corpus_clip(corpus_items, label):
     import soundfile as sf
 
-    files = sorted(glob.glob(f"/work/shared/corpus/sfx/{label}/*.flac"))
-    if not files:
-        pytest.skip("corpus not mounted at /work/shared/corpus")
-    y, sr = sf.read(files[0], dtype="float32", always_2d=True)
+    item = sorted((c for c in corpus_items if c.label == label), key=lambda c: str(c.path))[0]
+    y, sr = sf.read(str(item.path), dtype="float32", always_2d=True)
     return y.mean(1), sr
 
 
-def test_loudness_target_on_a_real_recording():
-    y, sr = _corpus_clip("rain")
+def test_loudness_target_on_a_real_recording(corpus_items):
+    y, sr = _corpus_clip(corpus_items, "rain")
     y = 0.05 * y / np.abs(y).max()
     out, rep = apply_levels(y, sr, loudness=-23.0)
     assert integrated_loudness(out, sr) == pytest.approx(-23.0, abs=0.3)
     assert rep["loudness_lufs"] == pytest.approx(-23.0, abs=0.3) and rep["true_peak_dbtp"] <= -1.0
 
 
-def test_the_ceiling_wins_over_a_loud_target_and_says_so():
-    y, sr = _corpus_clip("glass_break")
+def test_the_ceiling_wins_over_a_loud_target_and_says_so(corpus_items):
+    y, sr = _corpus_clip(corpus_items, "glass_break")
     out, rep = apply_levels(y, sr, loudness=-3.0)
     assert true_peak_db(out) <= -1.0
     assert "under the target" in rep["loudness_note"]
