@@ -9,6 +9,17 @@ from ...core.engines import DEFAULT_ENGINE  # import-light: a constant
 FORMATS = ("otio", "otioz", "xml", "edl")
 
 
+def add_clip_defaults(p) -> None:
+    """--prompt, --takes, --seed, --engine: what every clip gets where its metadata says nothing
+    (the batch, the watch folder and the hosts' child batch share them)."""
+    p.add_argument("--prompt", default="footsteps", help="what to foley where clips say nothing (default: footsteps)")
+    p.add_argument("--takes", type=int, default=1, help="takes per clip (1-64; default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of take 1; take k uses seed + k - 1 (default 0)")
+    p.add_argument("--engine", default=DEFAULT_ENGINE,
+                   help=f"engine name (default: {DEFAULT_ENGINE}, the starter or your own sound library; 'embedded' is "
+                        "the generative CPU engine, 'debug' is weightless)")
+
+
 def add_parser(sub):
     p = sub.add_parser(
         "batch", help="foley every picture clip of an edit (OTIO, FCP7 XML, EDL, AAF, FCPXML)",
@@ -18,12 +29,7 @@ def add_parser(sub):
                     "(metadata['melfoley']) or 'foley: <prompt>' markers. Reruns reuse cached takes.")
     p.add_argument("timeline", help="the edit: .otio, .otioz, .otiod, .xml (FCP7), .edl, .aaf, .fcpxml")
     p.add_argument("-o", "--out", required=True, help="output folder (created; the input is never modified)")
-    p.add_argument("--prompt", default="footsteps", help="what to foley where clips say nothing (default: footsteps)")
-    p.add_argument("--takes", type=int, default=1, help="takes per clip (1-64; default 1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of take 1; take k uses seed + k - 1 (default 0)")
-    p.add_argument("--engine", default=DEFAULT_ENGINE,
-                   help=f"engine name (default: {DEFAULT_ENGINE}, the starter or your own sound library; 'embedded' is "
-                        "the generative CPU engine, 'debug' is weightless)")
+    add_clip_defaults(p)
     p.add_argument("--engine-opt", action="append", default=[], metavar="KEY=VALUE",
                    help="engine option, repeatable (e.g. vocoder=griffinlim for the embedded engine's fast path)")
     p.add_argument("--weights", metavar="DIR", help="local weights folder of the engine (e.g. --engine paper)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...core.engines import DEFAULT_ENGINE  # import-light: a constant
+from .batch import add_clip_defaults
 
 HOSTS = ("resolve", "hiero")
 PLATFORMS = ("linux", "macos", "windows")
@@ -27,10 +27,7 @@ def add_parser(sub):
                                   "(progress events, then the result); SIGINT/SIGTERM stop it cleanly.")
     r.add_argument("timeline")
     r.add_argument("-o", "--out", required=True)
-    r.add_argument("--prompt", default="footsteps")
-    r.add_argument("--takes", type=int, default=1)
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--engine", default=DEFAULT_ENGINE)
+    add_clip_defaults(r)
     r.add_argument("--format", default="otio", choices=("otio", "otioz", "xml", "edl"))
     r.add_argument("--media-root")
     r.add_argument("--window", action="store_true", help="show a progress window with Cancel (melfoley's Qt)")

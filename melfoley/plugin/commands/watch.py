@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...core.engines import DEFAULT_ENGINE  # import-light: a constant
+from .batch import add_clip_defaults
 
 
 def add_parser(sub):
@@ -18,12 +18,7 @@ def add_parser(sub):
     p.add_argument("--interval", type=float, default=2.0, help="seconds between scans (default 2)")
     p.add_argument("--settle", type=float, default=3.0,
                    help="seconds a file must stay unchanged before it is taken (default 3)")
-    p.add_argument("--prompt", default="footsteps", help="what clips get when they say nothing (default: footsteps)")
-    p.add_argument("--takes", type=int, default=1, help="takes per clip (1-64; default 1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of take 1 (default 0)")
-    p.add_argument("--engine", default=DEFAULT_ENGINE,
-                   help=f"engine name (default: {DEFAULT_ENGINE}, the starter or your own sound library; 'embedded' is "
-                        "the generative CPU engine, 'debug' is weightless)")
+    add_clip_defaults(p)
     p.add_argument("--media-root", metavar="DIR", help="folder to relink moved media from")
     return p
 
