@@ -54,10 +54,12 @@ def true_peak_db(audio: np.ndarray) -> float:
     return db(true_peak(audio))
 
 
-def fit_ceiling(audio: np.ndarray, ceiling_db: float = CEILING_DBTP) -> tuple[np.ndarray, float]:
-    """(audio, gain dB <= 0): one static gain so the true peak sits at most at ``ceiling_db``."""
+def fit_ceiling(audio: np.ndarray, ceiling_db: float = CEILING_DBTP, *,
+                peak: float | None = None) -> tuple[np.ndarray, float]:
+    """(audio, gain dB <= 0): one static gain so the true peak sits at most at ``ceiling_db``.
+    ``peak``: the audio's linear true peak when the caller has measured it already."""
     x = np.asarray(audio, np.float32)
-    tp = true_peak(x)
+    tp = true_peak(x) if peak is None else peak
     limit = 10.0 ** ((ceiling_db - MARGIN_DB) / 20.0)
     if tp <= 10.0 ** (ceiling_db / 20.0):
         return x, 0.0
@@ -116,10 +118,11 @@ def apply_levels(audio: np.ndarray, sample_rate: int, *, ceiling_db: float = CEI
             g = 10.0 ** ((loudness - before) / 20.0)
             x = (x * np.float32(g)).astype(np.float32)
             report["loudness_gain_db"] = round(db(g), 2)
-    x, gain = fit_ceiling(x, ceiling_db)
+    peak = true_peak(x)
+    x, gain = fit_ceiling(x, ceiling_db, peak=peak)
     report["ceiling_gain_db"] = round(gain, 2)
     report["method"] = "static gain" if gain < 0 else "none needed"
-    report["true_peak_dbtp"] = round(true_peak_db(x), 2)
+    report["true_peak_dbtp"] = round(db(peak * 10.0 ** (gain / 20.0)), 2)  # the static gain scales it exactly
     if loudness is not None:
         after = integrated_loudness(x, sample_rate)
         report["loudness_lufs"] = None if after is None else round(after, 2)
@@ -131,9 +134,9 @@ def apply_levels(audio: np.ndarray, sample_rate: int, *, ceiling_db: float = CEI
 
 def guard_take(audio: np.ndarray, ceiling_db: float = CEILING_DBTP) -> tuple[np.ndarray, dict]:
     """What every engine does to a take before handing it out: the true-peak ceiling, reported."""
-    tp = true_peak_db(audio)
-    y, gain = fit_ceiling(audio, ceiling_db)
-    return y, {"true_peak_in_dbtp": round(tp, 2), "ceiling_dbtp": ceiling_db, "gain_db": round(gain, 2),
+    peak = true_peak(audio)
+    y, gain = fit_ceiling(audio, ceiling_db, peak=peak)
+    return y, {"true_peak_in_dbtp": round(db(peak), 2), "ceiling_dbtp": ceiling_db, "gain_db": round(gain, 2),
                "method": "static gain" if gain < 0 else "none needed"}
 
 
