@@ -144,6 +144,18 @@ def test_interrupt_from_the_progress_callback(tmp_path, media):
     assert seen[0].done == 0 and seen[0].total == 3 and seen[1].eta is not None
 
 
+
+def test_interrupt_from_the_first_progress_tick_is_an_interrupt_not_a_crash(tmp_path, media):
+    tl = _three(tmp_path, media)
+
+    def progress(p):
+        raise KeyboardInterrupt  # the very first tick, before any clip ran
+
+    report = run_batch(tl, tmp_path / "out", progress=progress)
+    assert report.interrupted and report.count("done") == 0
+    assert otio.adapters.read_from_file(report.exported).tracks is not None  # a valid partial timeline is left
+
+
 def test_corpus_video_relinked_with_media_root(tmp_path, corpus):
     rate = Fraction(25)
     url = "file://localhost/D%3a/Old%20Drive/bigbuckbunny.mp4"  # a Windows path from another machine

@@ -201,9 +201,9 @@ class BatchRunner:
         placements: list[Placement] = []
         partial = PartialTimeline(src, otio_path, cfg.timeline)
         meter = Meter(clips, t0, self.progress, parallel=self.executor.parallelism)
-        partial.write(placements, report.totals(), complete=False)
-        meter.tick()
-        try:
+        try:  # the first write and tick too: a Ctrl-C (or a stop from the progress callback) there is an interrupt
+            partial.write(placements, report.totals(), complete=False)
+            meter.tick()
             for i, result, new in self.executor.run(ctx, clips):
                 results[i] = result
                 placements += new
