@@ -262,7 +262,7 @@ def write_doc(path: Path, text: str, command: str, started: float, notes: list[s
 
     import torch
 
-    from melfoley.plugin.atomic import atomic_text
+    from melfoley.core.atomic import atomic_text
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     what = __doc__.split("\n\n")[2].strip()  # the bullet list of the module docstring

@@ -138,7 +138,7 @@ class BatchRunner:
         self.timeline_writes = 0
         self._engine_factory = engine_factory
         self.cache = TakeCache(config.cache_root) if config.use_cache else None
-        from .atomic import sweep_stale_temps
+        from ..core.atomic import sweep_stale_temps
 
         sweep_stale_temps(config.out_dir, Path(config.out_dir) / STEMS_DIR)  # what killed runs left
         self._probes: dict[str, object] = {}
@@ -362,7 +362,7 @@ class BatchRunner:
 
 
 def _write_json(path: Path, doc: dict) -> None:
-    from .atomic import atomic_text
+    from ..core.atomic import atomic_text
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_text(path, json.dumps(doc, indent=1, default=str))

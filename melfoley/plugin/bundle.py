@@ -123,7 +123,7 @@ def extract_bundle(path: Path, extract_dir: str | os.PathLike | None = None) -> 
 def prune(root: Path, keep: int = KEEP_BUNDLES) -> None:
     """Keep the ``keep`` most recently used unpacked bundles under ``root``; remove the rest and the
     temporary folders of unpacks that died (their process is gone, or a day old)."""
-    from .atomic import STALE_AFTER_S, _alive
+    from ..core.atomic import STALE_AFTER_S, _alive
 
     done = []
     for d in root.iterdir() if root.exists() else ():

@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from ..core.errors import MelfoleyError
-from .atomic import atomic_write
+from ..core.atomic import atomic_write
 
 SAMPLE_RATE = 48000
 BITS = 24

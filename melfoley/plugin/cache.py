@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.userdirs import cache_dir
-from .atomic import atomic_write, sweep_stale_temps
+from ..core.atomic import atomic_write, sweep_stale_temps
 
 KEY_VERSION = "melfoley.takes/1"
 _EDGE = 1 << 20

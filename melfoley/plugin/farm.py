@@ -169,7 +169,7 @@ class RayExecutor:
         self.startup_s = time.perf_counter() - t0  # connect, start the workers, pre-flight (bench)
 
     def _preflight(self, ctx: ClipContext, clips: list[PictureClip], cfg: BatchConfig, spent: float) -> None:
-        from .atomic import atomic_text
+        from ..core.atomic import atomic_text
 
         ray = self._ray
         media = {}

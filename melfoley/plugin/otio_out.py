@@ -24,7 +24,7 @@ from opentimelineio.url_utils import url_from_filepath
 
 from .. import __version__
 from ..core.errors import MelfoleyError
-from .atomic import atomic_path, atomic_text
+from ..core.atomic import atomic_path, atomic_text
 from .stems import StemFile
 from .timeline import PictureClip, TimelineSource, iter_clip_ids, resolve_media, url_to_path
 

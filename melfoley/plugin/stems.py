@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import __version__
 from ..core.errors import MelfoleyError
-from .atomic import atomic_text
+from ..core.atomic import atomic_text
 from .bwf import SAMPLE_RATE, Bext, IXml, time_reference, write_bwf
 from .jobs import ClipJob
 from .timeline import is_drop_frame

@@ -49,7 +49,7 @@ def test_a_write_that_fails_leaves_the_previous_timeline_and_exits_non_zero(tmp_
 
 
 def test_enospc_on_fsync_names_the_file_and_the_fix(tmp_path, monkeypatch):
-    from melfoley.plugin import atomic
+    from melfoley.core import atomic
 
     target = tmp_path / "x.json"
     target.write_text('{"good": true}')
@@ -65,7 +65,7 @@ def test_enospc_on_fsync_names_the_file_and_the_fix(tmp_path, monkeypatch):
 
 
 def test_atomic_writes_never_touch_the_process_umask(tmp_path, monkeypatch):
-    from melfoley.plugin import atomic
+    from melfoley.core import atomic
 
     mask = os.umask(0o022)
     os.umask(mask)

@@ -217,7 +217,7 @@ def write_shard(out, name: str, records: list[dict], tensors: list[dict], skippe
     """One shard: ``shards/<name>.safetensors`` (clip i's tensors as ``i.<key>``) and its JSON record."""
     from safetensors.torch import save_file
 
-    from ...plugin.atomic import atomic_path, atomic_text
+    from ..atomic import atomic_path, atomic_text
 
     clips, flat = [], {}
     for i, (rec, t) in enumerate(zip(records, tensors)):
@@ -253,7 +253,7 @@ def plan_shards(sources: list[Source], per_shard: int) -> dict[str, list[Source]
 def build_dataset(src: str | Path, out: str | Path, cfg: DatasetConfig = DatasetConfig(), *, workers: int = 1,
                   log=print) -> dict:
     """Build (or resume) a dataset in ``out``; returns the manifest."""
-    from ...plugin.atomic import atomic_text
+    from ..atomic import atomic_text
 
     out = Path(out)
     sources = assign_splits(list_sources(src), cfg.val_fraction, cfg.seed)

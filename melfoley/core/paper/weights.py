@@ -202,7 +202,7 @@ class _IdCache:
     def flush(self) -> None:
         if not self.dirty:
             return
-        from ...plugin.atomic import atomic_text
+        from ..atomic import atomic_text
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

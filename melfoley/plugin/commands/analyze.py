@@ -33,7 +33,7 @@ def run(args) -> int:
     if args.png:
         print(f"plot        {plot_decomposition(logmel.numpy(), control, args.png, title=Path(args.audio).name)}")
     if args.json:
-        from ..atomic import atomic_text
+        from ...core.atomic import atomic_text
 
         out = Path(args.json)
         atomic_text(out, control.to_json())  # verified, and the previous file survives a failed write

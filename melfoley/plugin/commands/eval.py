@@ -27,7 +27,7 @@ def run(args) -> int:
 
     from melfoley.core.engine import engine_options, get_engine
     from melfoley.core.paper.evaluate import evaluate
-    from melfoley.plugin.atomic import atomic_text
+    from melfoley.core.atomic import atomic_text
     from melfoley.plugin.commands.batch import _options
 
     opts = dict(_options(args.engine_opt))

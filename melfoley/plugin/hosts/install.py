@@ -25,7 +25,7 @@ from typing import Mapping
 
 from ... import __version__
 from ...core.errors import MelfoleyError
-from ..atomic import atomic_text
+from ...core.atomic import atomic_text
 
 HOSTS = ("resolve", "hiero")
 PLATFORMS = ("linux", "macos", "windows")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from ...core.errors import MelfoleyError
-from ..atomic import atomic_text
+from ...core.atomic import atomic_text
 from .bridge import Settings, describe_failures
 from .run import batch_config, result_event, run_batch
 

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
-from ..core.errors import MelfoleyError
+from .errors import MelfoleyError
 
 _TEMP = re.compile(r"^\..*\.mf(\d+)-[0-9a-f]{8}(\.[A-Za-z0-9]+)?$")
 #: a temporary file of a live process is only removed when older than this (pid reuse)
