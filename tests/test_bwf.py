@@ -102,3 +102,28 @@ def test_write_is_atomic(tmp_path, monkeypatch):
         write_bwf(path, big, bext=Bext(description="new"))
     assert path.read_bytes() == before  # the old file is untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.wav"]  # no temp left behind
+
+
+def test_one_chunk_reader_serves_the_stem_checks_and_the_library(tmp_path):
+    """core.riff is the one RIFF/RF64/BW64 walker: the stem writer's check and the library's
+    metadata read the same chunks, from BW64 and from a truncated file too; a non-WAVE file is
+    an error for one and 'no metadata' for the other."""
+    from melfoley.core.library.metadata import read_chunks as library_chunks
+
+    path = write_bwf(tmp_path / "r.wav", _signal(4801), bext=Bext(description="gate latch"),
+                     ixml=IXml(note="rusty hinge"), rf64=True)
+    raw = path.read_bytes()
+    bw64 = tmp_path / "b.wav"
+    bw64.write_bytes(b"BW64" + raw[4:])
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(raw[:len(raw) // 2])  # ends inside the data chunk
+    for p in (path, bw64, cut):
+        chunks = read_chunks(p)
+        assert list(chunks) == ["ds64", "fmt ", "bext", "iXML", "data"], p.name
+        assert int.from_bytes(chunks["data"], "little") == 4801 * 3  # from ds64: the 32-bit size is 0xFFFFFFFF
+        assert library_chunks(p) == ("gate latch", "rusty hinge Ch1"), p.name  # iXML NOTE, track NAME
+    flac = tmp_path / "x.wav"
+    flac.write_bytes(b"fLaC" + raw[4:])
+    with pytest.raises(MelfoleyError, match="not a WAVE file"):
+        read_chunks(flac)
+    assert library_chunks(flac) == ("", "")

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..core.errors import MelfoleyError
 from ..core.atomic import atomic_write
+from ..core.riff import NotWave, iter_chunks
 
 SAMPLE_RATE = 48000
 BITS = 24
@@ -179,31 +180,14 @@ def write_bwf(path: str | os.PathLike, audio: np.ndarray, *, bext: Bext, ixml: I
     return path
 
 
-
-
 def read_chunks(path: str | os.PathLike) -> dict[str, bytes]:
-    """The top-level chunks of a RIFF/RF64 WAVE file by id (``data`` is not loaded, only sized)."""
+    """The top-level chunks of a RIFF/RF64 WAVE file by id (``data`` is not loaded: its value is
+    its size, 8 bytes little-endian)."""
     out: dict[str, bytes] = {}
     with open(path, "rb") as fh:
-        head = fh.read(12)
-        if head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
-            raise MelfoleyError(f"{path} is not a WAVE file")
-        data_size = None
-        while True:
-            h = fh.read(8)
-            if len(h) < 8:
-                break
-            tag, size = h[:4].decode("latin-1"), struct.unpack("<I", h[4:])[0]
-            if tag == "ds64":
-                payload = fh.read(size)
-                out[tag] = payload
-                data_size = struct.unpack("<Q", payload[8:16])[0]
-            elif tag == "data":
-                n = data_size if size == 0xFFFFFFFF and data_size is not None else size
-                out[tag] = struct.pack("<Q", n)
-                fh.seek(n + (n % 2), 1)
-            else:
-                out[tag] = fh.read(size)
-                if size % 2:
-                    fh.read(1)
+        try:
+            for tag, size, body in iter_chunks(fh):
+                out[tag.decode("latin-1")] = struct.pack("<Q", size) if body is None else body
+        except NotWave:
+            raise MelfoleyError(f"{path} is not a WAVE file") from None
     return out

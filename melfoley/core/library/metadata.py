@@ -15,14 +15,16 @@ from __future__ import annotations
 import csv
 import json
 import re
-import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..riff import iter_chunks
+
 UCS_PATH = Path(__file__).resolve().parents[2] / "resources" / "ucs.json"
 _IXML_FIELDS = ("NOTE", "SCENE", "TAKE", "TAPE", "PROJECT", "CATEGORY", "SUBCATEGORY", "FXNAME", "DESCRIPTION",
                 "KEYWORDS", "TRACK_NAME", "NAME", "CATID", "LIBRARY", "BWF_DESCRIPTION")
+_WANTED = frozenset((b"bext", b"iXML"))
 
 
 @dataclass(frozen=True)
@@ -75,40 +77,13 @@ def parse_ucs(stem: str) -> dict[str, str]:
             "creator": fields[2].strip() if len(fields) > 2 else ""}
 
 
-def _chunks(fh) -> dict[bytes, bytes]:
-    """bext and iXML chunk bodies of a RIFF/RF64/BW64 WAV (first 1 MB of each), else {}."""
-    head = fh.read(12)
-    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64", b"BW64") or head[8:12] != b"WAVE":
-        return {}
-    out: dict[bytes, bytes] = {}
-    ds64_data = None
-    for _ in range(256):  # a bounded walk: no file makes this loop forever
-        hdr = fh.read(8)
-        if len(hdr) < 8:
-            break
-        cid, size = hdr[:4], struct.unpack("<I", hdr[4:])[0]
-        if cid == b"ds64":
-            body = fh.read(size)
-            if len(body) >= 16:
-                ds64_data = struct.unpack("<Q", body[8:16])[0]
-            fh.seek(size & 1, 1)
-            continue
-        if cid == b"data" and size == 0xFFFFFFFF and ds64_data is not None:
-            size = ds64_data
-        if cid in (b"bext", b"iXML"):
-            out[cid] = fh.read(min(size, 1 << 20))
-            fh.seek(max(0, size - min(size, 1 << 20)) + (size & 1), 1)
-        else:
-            fh.seek(size + (size & 1), 1)
-    return out
-
-
 def read_chunks(path: Path) -> tuple[str, str]:
     """(bext Description, iXML words) of a WAV file; ('', '') for other formats or on any problem."""
     try:
-        with open(path, "rb") as fh:
-            chunks = _chunks(fh)
-    except (OSError, struct.error, ValueError):
+        with open(path, "rb") as fh:  # bext and iXML bodies (their first 1 MB), in a bounded walk
+            chunks = {tag: body for tag, _, body in iter_chunks(fh, read=_WANTED.__contains__, max_body=1 << 20,
+                                                                max_chunks=256) if body is not None}
+    except (OSError, ValueError):  # NotWave is a ValueError
         return "", ""
     desc = ""
     if b"bext" in chunks:
