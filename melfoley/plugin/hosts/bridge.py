@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -50,6 +51,14 @@ def output_root(env: dict, host: str) -> Path:
     """Where a host's jobs go: $MELFOLEY_HOST_OUT, else the recorded root, else ~/melfoley/<host>."""
     root = os.environ.get("MELFOLEY_HOST_OUT") or env.get("output_root") or str(Path.home() / "melfoley")
     return Path(root).expanduser() / host
+
+
+def log_line(log_path: Path, text: str) -> None:
+    """One time-stamped line in a job's log (the child batch appends its own output after it)."""
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a", encoding="utf-8") as fh:
+        fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} melfoley bridge: {text}\n")
 
 
 def safe_name(text: str) -> str:

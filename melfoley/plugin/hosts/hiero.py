@@ -1,11 +1,19 @@
 """Nuke Studio / Hiero (16+): the active sequence out as OTIO, the Foley tracks back in as audio tracks.
 
-Host side: standard library and ``hiero.core`` only (imported when called, so this module
-loads anywhere). The sequence is written as OTIO JSON from the documented sequence API
-(``Sequence.videoTracks()``, ``TrackItem.timelineIn()/timelineOut()`` (inclusive),
-``sourceIn()``, ``playbackSpeed()``, ``source().mediaSource().fileinfos()[0].filename()``,
-``Sequence.framerate()``, ``timecodeStart()``) rather than through Hiero's export-queue OTIO
-task, which needs the ``opentimelineio`` package inside the host's Python.
+Host side: standard library and the host's ``hiero`` package only (imported when called, so
+this module loads anywhere).
+
+**Out.** Through Hiero's own OTIO exporter when the host has it (Nuke Studio / Hiero ship
+``hiero.exporters.FnOTIOExportTask``, the "OTIO" preset of *Process as Sequence*, with the
+``opentimelineio`` package in their Python): a ``TimelineProcessorPreset`` whose export
+template is one ``OTIOExportPreset`` path, run on ``hiero.core.ItemWrapper(sequence)`` with
+``hiero.core.taskRegistry.createAndExecuteProcessor(..., synchronous=True)``. Only a host
+without that exporter (or without ``opentimelineio``) gets melfoley's fallback writer,
+:func:`sequence_otio`, which builds the OTIO JSON with :mod:`json` from the documented
+sequence API (``Sequence.videoTracks()``, ``TrackItem.timelineIn()/timelineOut()``
+(inclusive), ``sourceIn()``, ``playbackSpeed()``,
+``source().mediaSource().fileinfos()[0].filename()``, ``Sequence.framerate()``,
+``timecodeStart()``). :func:`export_sequence` says which of the two wrote the file.
 
 Write-back, inside one undo step (``Project.beginUndo`` / ``endUndo``): each stem becomes a
 ``hiero.core.Clip`` of a ``MediaSource`` in a ``melfoley`` bin, and each ``FOLEY ...`` track
@@ -23,6 +31,9 @@ from pathlib import Path
 from .bridge import BridgeError, FoleyEdit
 
 BIN_NAME = "melfoley"
+PRESET_NAME = "melfoley OTIO"  # the processor preset built for each export (not added to the artist's presets)
+BY_HIERO = "Hiero's OTIO exporter (hiero.exporters.FnOTIOExportTask)"
+BY_MELFOLEY = "melfoley's fallback OTIO writer (this host has no OTIO exporter)"
 
 
 def _rt(value, rate) -> dict:
@@ -97,15 +108,49 @@ def sequence_otio(seq) -> dict:
                        "effects": [], "markers": [], "enabled": True, "children": tracks}}
 
 
-def export_sequence(seq, path: Path) -> Path:
+def hiero_otio_exporter():
+    """(TimelineProcessorPreset, OTIOExportPreset) from the host, or None where it has no OTIO exporter."""
+    try:
+        from hiero.exporters.FnOTIOExportTask import OTIOExportPreset
+        from hiero.exporters.FnTimelineProcessor import TimelineProcessorPreset
+    except ImportError:  # not Hiero, a Hiero before its OTIO exporter, or no opentimelineio in its Python
+        return None
+    return TimelineProcessorPreset, OTIOExportPreset
+
+
+def _export_with_hiero(seq, path: Path, classes) -> None:
+    import hiero.core as hc
+
+    processor_preset, otio_preset = classes
+    task = otio_preset("", {})  # the exporter's own defaults (comp renders linked, soft effects kept)
+    preset = processor_preset(PRESET_NAME, {"exportTemplate": ((path.name, task),),
+                                            "exportRoot": path.parent.as_posix()})
+    try:
+        hc.taskRegistry.createAndExecuteProcessor(preset, [hc.ItemWrapper(seq)], synchronous=True)
+    except (RuntimeError, ValueError) as exc:
+        raise BridgeError(f"Hiero's OTIO export of sequence '{seq.name()}' failed: {exc}") from exc
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BridgeError(f"Hiero's OTIO export of sequence '{seq.name()}' wrote no readable {path} ({exc}); "
+                          "see Window > Export Queue for the task's error, then try again") from exc
+
+
+def export_sequence(seq, path: Path) -> tuple[Path, str]:
+    """Write ``seq`` as OTIO at ``path``; returns the path and which exporter wrote it."""
     if seq is None:
         raise BridgeError("no sequence is active; open one in the timeline and try again")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # a stale file must not pass for this export
+    classes = hiero_otio_exporter()
+    if classes is not None:
+        _export_with_hiero(seq, path, classes)
+        return path, BY_HIERO
     tmp = path.with_name(f".{path.name}.part")
     tmp.write_text(json.dumps(sequence_otio(seq), indent=1), encoding="utf-8")
     tmp.replace(path)
-    return path
+    return path, BY_MELFOLEY
 
 
 def _bin(project):

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
 
 from . import hiero as bridge_hiero
 from .bridge import BridgeError, ChildBatch, Settings, batch_command, describe_failures, load_env, output_root
-from .bridge import read_foley_edit, safe_name
+from .bridge import log_line, read_foley_edit, safe_name
 
 PANEL_ID = "org.melfoley.FoleyPanel"
 TITLE = "melfoley Foley"
@@ -51,6 +51,7 @@ class HieroFoleyPanel(QWidget):
         self.child: ChildBatch | None = None
         self.last_result: dict | None = None
         self.placed: list = []
+        self.exported_by: str | None = None  # which OTIO exporter wrote the last export (hiero.BY_*)
         self._seq = None
         self._build()
         self.relay = _Relay()
@@ -132,6 +133,12 @@ class HieroFoleyPanel(QWidget):
         seq = self._seq
         return env, output_root(env, "hiero") / safe_name(seq.project().name()) / safe_name(seq.name())
 
+    def _export(self, job: Path) -> Path:
+        """The active sequence as OTIO in ``job``; which exporter wrote it goes into the job log."""
+        edit, self.exported_by = bridge_hiero.export_sequence(self._seq, job / f"{safe_name(self._seq.name())}.otio")
+        log_line(job / "melfoley.log", f"sequence '{self._seq.name()}' exported to {edit} by {self.exported_by}")
+        return edit
+
     def settings(self) -> Settings:
         return Settings(prompt=self.prompt.text().strip() or "footsteps", takes=self.takes.value(),
                         seed=self.seed.value(), engine=self.engine.currentText().strip() or ENGINES[0])
@@ -146,7 +153,7 @@ class HieroFoleyPanel(QWidget):
             if self._seq is None:
                 raise BridgeError("no sequence is active; open one in the timeline and try again")
             env, job = self._job()
-            edit = bridge_hiero.export_sequence(self._seq, job / f"{safe_name(self._seq.name())}.otio")
+            edit = self._export(job)
             self.child = ChildBatch(batch_command(env, edit, job / "out", self.settings()), job / "melfoley.log")
             self.child.start()
         except (BridgeError, OSError) as exc:
@@ -155,7 +162,7 @@ class HieroFoleyPanel(QWidget):
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.bar.setRange(0, 0)
-        self.say(f"foleying {self._seq.name()}\u2026")
+        self.say(f"foleying {self._seq.name()} (exported by {self.exported_by})\u2026")
         threading.Thread(target=self._wait, args=(self.child,), daemon=True, name="melfoley-hiero").start()
         return True
 
@@ -207,8 +214,9 @@ class HieroFoleyPanel(QWidget):
             self.say(f"error: {exc}")
             return False
         failed = self.failures.count()
+        by = f" (sequence exported by {self.exported_by})" if self.exported_by else ""
         self.say(f"{len(self.placed)} stems placed on new FOLEY tracks"
-                 f"{f'; {failed} clip(s) failed, listed below' if failed else ''}")
+                 f"{f'; {failed} clip(s) failed, listed below' if failed else ''}{by}")
         return True
 
     def _ask_write_back(self) -> None:
@@ -223,7 +231,7 @@ class HieroFoleyPanel(QWidget):
             if self._seq is None:
                 raise BridgeError("no sequence is active; open one in the timeline and try again")
             env, job = self._job()
-            edit = bridge_hiero.export_sequence(self._seq, job / f"{safe_name(self._seq.name())}.otio")
+            edit = self._export(job)
             subprocess.Popen([env["python"], "-m", "melfoley.plugin.cli", "panel", str(edit), "-o",
                               str(job / "panel")], stdin=subprocess.DEVNULL)
         except (BridgeError, OSError) as exc:
