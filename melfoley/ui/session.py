@@ -22,15 +22,18 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from melfoley.core.errors import MelfoleyError
-from melfoley.core.engine import FoleyRequest
 from melfoley.core.engines import DEFAULT_ENGINE
 
 from . import settings_io
 from .settings_io import ClipSettings
+
+if TYPE_CHECKING:  # torch stays out of the panel's import (a host may dock it): only the engine process loads it
+    from melfoley.core.engine import FoleyRequest
 
 
 @dataclass
