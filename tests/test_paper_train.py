@@ -92,15 +92,32 @@ def test_controlnet_and_adapter_overfit_a_batch_of_two(controlnet_run, base):
     assert not torch.allclose(before.layers[0].weight, after.layers[0].weight)  # the adapter trained too
 
 
-def test_adapter_alone_trains_over_a_frozen_controlnet(dataset, base, controlnet_run, tmp_path):
-    """The adapter alone (text path only): it learns, but random tiny cross-attention barely carries
-    the text (even free text states do not halve the loss), so only a decrease is asserted."""
-    cfg = _cfg(dataset, tmp_path / "ad", part="adapter", base=str(base), init=str(controlnet_run), steps=8,
+def test_adapter_alone_overfits_as_far_as_the_text_path_allows(dataset, base, controlnet_run, tmp_path):
+    """The adapter alone over the frozen trained ControlNet, 50 steps on the fixed batch of two (fixed noise and
+    timesteps). Its loss cannot halve: the frozen UNet and ControlNet see the clip only through the text
+    condition, and even free placeholder embeddings per clip (textual inversion's own optimum, which no
+    adapter can beat on this batch) lower it by under 5 %. Asserted: that bound, and that the adapter reaches
+    at least 80 % of the bound's decrease (its gradient reaches the placeholders and it optimises as well as
+    they can be), with everything but the adapter left as it was."""
+    from melfoley.core.paper.dataset import ClipDataset, collate
+    from melfoley.core.paper.train_parts import build_part
+
+    cfg = _cfg(dataset, tmp_path / "ad", part="adapter", base=str(base), init=str(controlnet_run), steps=50,
                lr=5e-3, fixed_noise=True, caption_dropout=0.0, model={"dropout": 0.0})
     train(cfg, **QUIET)
-    rows = read_log(tmp_path / "ad" / "log.csv")
-    assert rows[-1]["loss"] < rows[0]["loss"]
+    loss = [r["loss"] for r in read_log(tmp_path / "ad" / "log.csv")]
+    assert len(loss) == 50 and loss[-1] < loss[0]
+    clips = ClipDataset(dataset, "train")
+    part = build_part(cfg, clips, "cpu", torch.float32)
+    bound = part.text_bound(collate([clips[i] for i in range(len(clips))]), 50, lr=0.2)
+    assert bound[0] == pytest.approx(loss[0], rel=1e-5)  # the same batch, noise and timesteps
+    assert min(bound) > 0.95 * bound[0]  # no placeholder embedding halves this loss
+    assert loss[0] - min(loss) >= 0.8 * (bound[0] - min(bound))
     assert (tmp_path / "ad" / "controlnet").resolve() == (controlnet_run / "controlnet").resolve()
+    from melfoley.core.paper.adapter import InversionAdapter
+
+    trained = InversionAdapter.from_pretrained(tmp_path / "ad" / "adapter", local_files_only=True)
+    assert not torch.allclose(trained.layers[0].weight, part.adapter.layers[0].weight)
 
 
 def test_resume_continues_the_loss_curve(dataset, tmp_path):

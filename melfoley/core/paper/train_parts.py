@@ -82,17 +82,36 @@ class ControlBranch(torch.nn.Module):
         self.controlnet, self.adapter = controlnet, adapter
         self._frozen = (text_encoder, placeholder_id)
 
-    def forward(self, noisy, t, ids, clip, moments):
+    def text(self, ids, tokens=None):
+        """The frozen text encoder's states of ``ids``, the placeholders' embeddings replaced by ``tokens``."""
         from .adapter import replaced_token_embeddings
 
         text_encoder, pid = self._frozen
-        if self.adapter is None:
-            text = text_encoder(ids)[0]
-        else:
-            tokens = self.adapter(clip)
-            with replaced_token_embeddings(text_encoder, ids, pid, tokens.to(text_encoder.dtype)):
-                text = text_encoder(ids)[0]
+        if tokens is None:
+            return text_encoder(ids)[0]
+        with replaced_token_embeddings(text_encoder, ids, pid, tokens.to(text_encoder.dtype)):
+            return text_encoder(ids)[0]
+
+    def forward(self, noisy, t, ids, clip, moments, text_only: bool = False):
+        text = self.text(ids, None if self.adapter is None else self.adapter(clip))
+        if text_only:
+            return text
         down, mid = self.controlnet(noisy, t, encoder_hidden_states=text, controlnet_cond=moments, return_dict=False)
+        return text, down, mid
+
+
+class _FreeText(torch.nn.Module):
+    """A branch whose text condition is a free tensor: placeholder embeddings or the whole encoder output
+    (:meth:`AdapterPart.text_bound`)."""
+
+    def __init__(self, branch: ControlBranch, values: torch.nn.Parameter, free: str):
+        super().__init__()
+        self.branch, self.values, self.free = branch, values, free
+
+    def forward(self, noisy, t, ids, clip, moments):
+        text = self.values if self.free == "states" else self.branch.text(ids, self.values)
+        down, mid = self.branch.controlnet(noisy, t, encoder_hidden_states=text, controlnet_cond=moments,
+                                           return_dict=False)
         return text, down, mid
 
 
@@ -269,6 +288,36 @@ class AdapterPart(DiffusionPart):
     def trainable(self):
         self.adapter.train()
         return self.branch()  # the ControlNet in it stays frozen (and in eval mode)
+
+    def text_bound(self, batch, steps: int, lr: float, free: str = "tokens") -> list[float]:
+        """The loss curve on ``batch`` when the text condition itself is optimised over the frozen rest (AdamW,
+        grad-norm clip 1, ``steps`` steps): how far the text path alone can lower this loss.
+
+        ``free="tokens"``: one free set of placeholder embeddings per clip in place of the adapter's output,
+        started from it (textual inversion's own optimum: no adapter does better on this batch);
+        ``"states"``: the text encoder's whole output, unconstrained (a looser bound)."""
+        if free not in ("tokens", "states"):
+            raise ValueError(f"free must be 'tokens' or 'states', not {free!r}")
+        branch = self.branch()
+        clip = batch["clip"].to(self.device)
+        was = self.adapter.training
+        with torch.no_grad():  # started from the adapter's current output (dropout off)
+            self.adapter.eval()
+            ids = self.prompt_ids(batch["label"], [clip_generator(self.cfg.seed, 0, int(i)) for i in batch["index"]])
+            start = self.adapter(clip) if free == "tokens" else branch(None, None, ids, clip, None, text_only=True)
+        self.adapter.train(was)
+        values = torch.nn.Parameter(start.detach().float().clone())
+        model = _FreeText(branch, values, free)
+        opt = torch.optim.AdamW([values], lr=lr, weight_decay=0.0)
+        curve = []
+        for i in range(steps):
+            loss = self.loss(model, batch, i)["loss"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([values], 1.0)
+            opt.step()
+            curve.append(float(loss.detach()))
+        return curve
 
     def save(self, model, out: Path, dataset_root: Path) -> None:
         self.save_pipeline_parts(model, out)
