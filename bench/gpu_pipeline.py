@@ -126,6 +126,7 @@ def main(argv=None):
     ap.add_argument("--channels-last", action="store_true", help="channels_last memory format (same math)")
     ap.add_argument("--fuse-qkv", action="store_true", help="fused q/k/v projections (same math)")
     ap.add_argument("--cache-dir", default=None, help="inductor cache folder (compile once per machine)")
+    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     if args.meta:
         meta_check()
@@ -149,6 +150,7 @@ def main(argv=None):
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         print(torch.cuda.get_device_name(0), "| torch", torch.__version__)
+    rows = []
     dt = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
     print(f"{'dtype':<6}{'mode':<9}{'sched':<7}{'steps':>6}{'clips':>6}{'s/clip':>9}{'decode':>8}{'VRAM GB':>9}"
           f"{'compile s':>11}{'max|diff|':>11}")
@@ -179,6 +181,10 @@ def main(argv=None):
                         ref[key] = out.audio
                     vram = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
                     dec = decode_time(pipe, b, repeats)
+                    rows.append({"dtype": name, "mode": "compile" if mode == "on" else "eager", "scheduler": sched,
+                                 "steps": steps, "clips": b, "s_per_clip": sec / b, "decode_s_per_clip": dec,
+                                 "vram_gb": vram if device.type == "cuda" else None, "compile_s": compile_s,
+                                 "max_abs_diff_vs_eager": float(diff) if diff else None})
                     print(f"{name:<6}{'compile' if mode == 'on' else 'eager':<9}{sched:<7}{steps:>6}{b:>6}"
                           f"{sec / b:>9.3f}{dec:>8.3f}{vram:>9.2f}{compile_s:>11.1f}{diff:>11}", flush=True)
         del pipe
@@ -187,7 +193,19 @@ def main(argv=None):
     print("s/clip: wall seconds per clip of", "10 s" if not args.tiny else "1.28 s (tiny window)",
           "audio, whole pipeline (prompt, control, denoise, decode, vocoder); decode: VAE + vocoder share.")
     print("Floor: one guided step is 2.16 TFLOP (UNet + ControlNet, 2 branches) -> ~0.07 s per clip at 25 steps.")
+    if args.json:
+        write_json(args.json, "gpu_pipeline", device, rows, clip_seconds=clip_frames / 100)
     return 0
+
+
+def write_json(path, bench: str, device, rows: list[dict], **extra) -> None:
+    """The figures of one bench run with what ran them (shared with bench/train_throughput.py)."""
+    import json
+
+    meta = {"bench": bench, "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
+            "torch": torch.__version__, **extra}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps({**meta, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -73,6 +73,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="steps per configuration (default 12; --tiny: 3)")
     ap.add_argument("--warmup", type=int, default=None, help="steps dropped from the median (default 2; --tiny: 1)")
     ap.add_argument("--work", default=None, help="folder for the synthetic data and base weights (default: temp)")
+    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     from melfoley.core.paper.train_config import TrainConfig
     from melfoley.core.paper.trainer import read_log, train
@@ -93,6 +94,7 @@ def main(argv=None) -> int:
     work = Path(args.work or tempfile.mkdtemp(prefix="melfoley-train-bench-"))
     data = synthetic_dataset(work / "data", max(batches), seconds)
     base = base_folder(work / "base", preset)
+    rows = []
     print(f"{'batch':>6}{'ckpt':>6}{'s/step':>9}{'samples/s':>11}{'VRAM GB':>9}")
     for b in batches:
         for ck in args.checkpointing.split(","):
@@ -107,13 +109,22 @@ def main(argv=None) -> int:
                 train(cfg, log=lambda *a: None)
             except torch.cuda.OutOfMemoryError:
                 print(f"{b:>6}{ck:>6}{'out of memory':>29}", flush=True)
+                rows.append({"batch": b, "checkpointing": ck, "out_of_memory": True})
                 continue
             secs = [r["seconds"] for r in read_log(out / "log.csv")][warm:]
             med = float(np.median(secs))
             vram = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan")
             print(f"{b:>6}{ck:>6}{med:>9.3f}{b / med:>11.2f}{vram:>9.2f}", flush=True)
+            rows.append({"batch": b, "checkpointing": ck, "s_per_step": med, "samples_per_s": b / med,
+                         "vram_gb": vram if torch.cuda.is_available() else None, "out_of_memory": False})
     print(f"clips of {seconds} s ({'tiny-train preset, CPU' if args.tiny else 'full-size random weights'}); "
           "samples/s per process = batch / median step time; VRAM = peak allocated.")
+    if args.json:
+        from gpu_pipeline import write_json
+
+        write_json(args.json, "train_throughput", torch.device("cuda" if torch.cuda.is_available() and not args.tiny
+                                                               else "cpu"), rows, clip_seconds=seconds,
+                   precision=precision, preset=preset, steps=steps, warmup_steps_dropped=warm)
     return 0
 
 
