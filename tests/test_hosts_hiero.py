@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import types
 from fractions import Fraction
 from pathlib import Path
 
-import pytest
-
 import opentimelineio as otio
+import pytest
 
 from melfoley.plugin.hosts import hiero as hiero_bridge
 from melfoley.plugin.hosts import install
@@ -255,6 +255,10 @@ class Sequence:
         assert isinstance(track, AudioTrack)
         self.audio.append(track)
 
+    def removeTrack(self, track):  # noqa: N802
+        assert track in self.audio, "removeTrack of a track that is not in the sequence"
+        self.audio.remove(track)
+
 
 # ---------------------------------------------------------------- Hiero's export system (mocked)
 class ItemWrapper:
@@ -431,19 +435,40 @@ def test_a_failed_hiero_export_is_a_clear_error_not_a_stale_file(tmp_path, monke
     assert not stale.exists()
 
 
-@pytest.fixture
-def host_window(tmp_path, qapp):
+#: stand-ins for the host's palettes (Nuke Studio's default dark one, and a light one)
+HOST_PALETTES = {
+    "dark": {"Window": "#323232", "WindowText": "#cfcfcf", "Base": "#1f1f1f", "AlternateBase": "#2a2a2a",
+             "Text": "#dcdcdc", "Button": "#3d3d3d", "ButtonText": "#dcdcdc", "Highlight": "#f7931e",
+             "HighlightedText": "#101010"},
+    "light": {"Window": "#ececec", "WindowText": "#1e1e1e", "Base": "#ffffff", "AlternateBase": "#f4f4f4",
+              "Text": "#111111", "Button": "#e0e0e0", "ButtonText": "#111111", "Highlight": "#2f6fd0",
+              "HighlightedText": "#ffffff"},
+}
+
+
+def host_palette(kind: str):
     from PySide6.QtGui import QColor, QPalette
+
+    pal = QPalette()
+    for role, colour in HOST_PALETTES[kind].items():
+        pal.setColor(getattr(QPalette.ColorRole, role), QColor(colour))
+    return pal
+
+
+@pytest.fixture
+def palette_kind():
+    return "dark"
+
+
+@pytest.fixture
+def host_window(tmp_path, qapp, palette_kind):
     from PySide6.QtWidgets import QLabel, QMainWindow
 
     from melfoley.plugin.hosts.hiero_panel import HieroFoleyPanel, dock_into
 
     record = install.install("hiero", home=tmp_path / "home", platform="linux").record
-    win = QMainWindow()  # stands in for Nuke Studio: its own (grey-blue) palette, the panel docked right
-    pal = QPalette()
-    pal.setColor(QPalette.ColorRole.Window, QColor("#3a3f4b"))
-    pal.setColor(QPalette.ColorRole.WindowText, QColor("#e6e6e6"))
-    win.setPalette(pal)
+    win = QMainWindow()  # stands in for Nuke Studio: its own palette, the panel docked right
+    win.setPalette(host_palette(palette_kind))
     win.setCentralWidget(QLabel("the host's timeline"))
     win.resize(1200, 700)
     panel = HieroFoleyPanel(record=str(record))
@@ -454,18 +479,34 @@ def host_window(tmp_path, qapp):
     win.close()
 
 
+@pytest.mark.parametrize("palette_kind", ["dark", "light"], indirect=True)
+def test_docked_panel_follows_the_host_palette_at_480_px(sequence, host_window, palette_kind):
+    from PySide6.QtGui import QPalette
+
+    win, dock, panel = host_window
+    want = HOST_PALETTES[palette_kind]
+    assert dock.width() == 480 and panel.styleSheet() == ""  # no sheet of its own: the host's palette rules
+    assert panel.minimumSizeHint().width() <= 480, panel.minimumSizeHint()
+    role = QPalette.ColorRole
+    for widget, colour_role, key in ((panel, panel.backgroundRole(), "Window"),
+                                     (panel.status, role.WindowText, "WindowText"),
+                                     (panel.run_button, role.ButtonText, "ButtonText"),
+                                     (panel.prompt, role.Base, "Base"), (panel.failures, role.Text, "Text")):
+        assert widget.palette().color(colour_role).name() == want[key], (widget, key)
+    for w in (panel.run_button, panel.cancel_button, panel.edit_button, panel.back_button, panel.prompt,
+              panel.engine, panel.sequence_label):
+        right = w.mapTo(panel, w.rect().topRight()).x()
+        assert 0 < right <= panel.width(), (w, right)
+    assert "Reel 2" in panel.sequence_label.text()
+
+
 def _finished(panel):
     return panel.last_result is not None or panel.status.text().startswith("error")
 
 
 def test_docked_panel_round_trip_writes_audio_tracks_back(sequence, host_window, qtbot):
     win, dock, panel = host_window
-    # docked at 480 px, in the host's palette (no style sheet of its own), everything inside the dock
-    assert dock.width() == 480 and panel.styleSheet() == ""
-    assert panel.palette().color(panel.backgroundRole()).name() == "#3a3f4b"
-    for w in (panel.run_button, panel.cancel_button, panel.edit_button, panel.back_button, panel.prompt):
-        right = w.mapTo(panel, w.rect().topRight()).x()
-        assert 0 < right <= panel.width(), (w, right)
+    assert dock.width() == 480  # layout and palette: test_docked_panel_follows_the_host_palette_at_480_px
     panel.engine.setCurrentText("debug")
     panel.takes.setValue(2)
     assert panel.start()
@@ -502,6 +543,47 @@ def test_cancel_stops_the_child_and_writes_nothing_back(sequence, host_window, q
     qtbot.waitUntil(lambda: _finished(panel), timeout=60_000)
     assert panel.last_result["interrupted"] and panel.status.text().startswith("stopped")
     assert sequence.audio == [] and panel.run_button.isEnabled()
+
+
+def test_each_export_of_the_foley_panel_is_written_back_replacing_the_last(sequence, host_window, qtbot):
+    from melfoley.ui.panel import FoleyPanel
+
+    win, dock, panel = host_window
+    panel.engine.setCurrentText("debug")
+    panel.open_full_panel()
+    proc = panel.panel_proc
+    (run,) = sys.modules["hiero.core"].taskRegistry.runs  # the sequence went out through Hiero's exporter
+    job = Path(run["root"])
+    try:
+        assert proc is not None and panel.watch_timer.isActive() and "written back" in panel.status.text()
+        qtbot.wait(2000)
+        assert proc.poll() is None, "melfoley's panel process did not stay up"
+        # the artist's Export in that panel: the same export code, on the same edit, into its default folder
+        fp = FoleyPanel(engine="debug")
+        qtbot.addWidget(fp)
+        assert fp.open_timeline(job / "Reel 2.otio", output_dir=job / "panel") is not None
+        fp.set_default_prompt("footsteps")
+        with qtbot.waitSignal(fp.generation_finished, timeout=120_000):
+            assert fp.generate(None) is not None, fp.status.text()
+        with qtbot.waitSignal(fp.exported, timeout=60_000):
+            fp.export(job / "panel")
+        qtbot.waitUntil(lambda: bool(sequence.audio), timeout=10_000)
+        first = list(sequence.audio)
+        frames = sorted((i.t[0], i.t[1]) for t in first for i in t.placed)
+        assert frames == [(0, 19), (25, 39), (45, 64), (70, 89)], frames  # sequence frames, inclusive outs
+        assert "from the Foley panel's export Reel 2.foley.otio" in panel.status.text()
+        # a second export supersedes the first: its tracks go, in the same undo step as the new ones
+        with qtbot.waitSignal(fp.exported, timeout=60_000):
+            fp.export(job / "panel")
+        qtbot.waitUntil(lambda: sequence.audio and sequence.audio[0] is not first[0], timeout=10_000)
+        assert len(sequence.audio) == len(first) and not set(map(id, first)) & set(map(id, sequence.audio))
+        assert sequence.project().undo == [("begin", "melfoley Foley tracks"), ("end",)] * 2
+        fp.session.dirty = False
+        fp.shutdown()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the panel and its engine process: their own group
+        proc.wait(timeout=30)
+    qtbot.waitUntil(lambda: not panel.watch_timer.isActive(), timeout=5_000)  # the panel closed: watching stops
 
 
 def test_hiero_without_nuke_adds_the_panel_to_its_window_manager(sequence, tmp_path, qapp):

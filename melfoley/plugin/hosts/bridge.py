@@ -86,6 +86,14 @@ class Settings:
         return out + (["--window"] if self.window else [])
 
 
+def child_env() -> dict:
+    """The environment for a melfoley child: the host's own Python settings do not leak into it."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    for var in ("PYTHONHOME", "PYTHONPATH"):
+        env.pop(var, None)
+    return env
+
+
 def batch_command(env: dict, edit: Path, out: Path, settings: Settings) -> list[str]:
     return [env["python"], "-m", "melfoley.plugin.cli", "host", "run", str(edit), "-o", str(out),
             *settings.argv()]
@@ -105,12 +113,9 @@ class ChildBatch:
         kwargs: dict = {}
         if sys.platform == "win32":
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # so CTRL_BREAK reaches it alone
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        for var in ("PYTHONHOME", "PYTHONPATH"):  # the host's Python settings must not leak into melfoley's
-            env.pop(var, None)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL,
-                                     env=env, **kwargs)
+                                     env=child_env(), **kwargs)
         return self
 
     def events(self):

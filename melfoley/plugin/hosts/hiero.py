@@ -20,7 +20,9 @@ Write-back, inside one undo step (``Project.beginUndo`` / ``endUndo``): each ste
 a new ``hiero.core.AudioTrack`` (``Sequence.addTrack``) whose ``TrackItem``\\ s
 (``createTrackItem``, ``setSource``, ``setTimelineIn/Out``, ``setSourceIn/Out``,
 ``addItem``) sit at the record frames, relative to the sequence start like every Hiero
-timeline frame; alternate-take tracks are disabled.
+timeline frame; alternate-take tracks are disabled. A write-back that supersedes an earlier
+one (a new export from the Foley panel) removes that one's tracks (``Sequence.removeTrack``)
+in the same undo step.
 """
 
 from __future__ import annotations
@@ -165,14 +167,19 @@ def _bin(project):
     return b
 
 
-def write_back(seq, edit: FoleyEdit) -> list:
-    """New audio tracks holding the stems at their record frames; returns the track items made."""
+def write_back(seq, edit: FoleyEdit, *, replace=()) -> tuple[list, list]:
+    """New audio tracks holding the stems at their record frames, in one undo step; the tracks
+    in ``replace`` (an earlier write-back this one supersedes) are removed in the same step.
+    Returns (track items made, audio tracks made)."""
     import hiero.core as hc
 
     project = seq.project()
-    made = []
+    made, tracks = [], []
     project.beginUndo("melfoley Foley tracks")
     try:
+        for old in replace:
+            if old in seq.audioTracks():
+                seq.removeTrack(old)
         folder = _bin(project)
         clips = {}
         for track in edit.tracks:
@@ -180,6 +187,7 @@ def write_back(seq, edit: FoleyEdit) -> list:
                 continue
             audio = hc.AudioTrack(track.name)
             seq.addTrack(audio)
+            tracks.append(audio)
             for it in track.items:
                 key = str(it.path)
                 if key not in clips:
@@ -200,4 +208,4 @@ def write_back(seq, edit: FoleyEdit) -> list:
                 audio.setEnabled(False)
     finally:
         project.endUndo()
-    return made
+    return made, tracks

@@ -7,22 +7,25 @@ works docked 480 px wide. "Foley sequence" exports the active sequence (:mod:`.h
 melfoley's batch in a child process (:mod:`.bridge`) with progress and Cancel, lists the
 failed clips and writes the Foley tracks back into the sequence. "Edit in the Foley panel"
 opens melfoley's full panel (its own process and window) on the exported sequence, for
-per-clip prompts and energy curves; "Write back an edit" takes the edit it exported.
+per-clip prompts and energy curves, and writes back each Export the artist makes from it
+(to its default folder), replacing the tracks of the previous one; "Write back an edit"
+takes any edit melfoley wrote. (Why melfoley's panel itself is not docked here: docs/hosts.md.)
 """
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from . import hiero as bridge_hiero
-from .bridge import BridgeError, ChildBatch, Settings, batch_command, describe_failures, load_env, output_root
-from .bridge import log_line, read_foley_edit, safe_name
+from .bridge import BridgeError, ChildBatch, Settings, batch_command, child_env, describe_failures, load_env
+from .bridge import log_line, output_root, read_foley_edit, safe_name
 
 PANEL_ID = "org.melfoley.FoleyPanel"
 TITLE = "melfoley Foley"
@@ -52,6 +55,12 @@ class HieroFoleyPanel(QWidget):
         self.last_result: dict | None = None
         self.placed: list = []
         self.exported_by: str | None = None  # which OTIO exporter wrote the last export (hiero.BY_*)
+        self.placed_tracks: list = []
+        self.panel_proc: subprocess.Popen | None = None  # melfoley's full panel, when opened from here
+        self.watched: Path | None = None  # the Foley edit its Export writes
+        self.watch_timer = QTimer(self)
+        self.watch_timer.setInterval(1000)
+        self.watch_timer.timeout.connect(self._poll_panel_export)
         self._seq = None
         self._build()
         self.relay = _Relay()
@@ -207,9 +216,10 @@ class HieroFoleyPanel(QWidget):
             return
         self.write_back(out["output_timeline"])
 
-    def write_back(self, foley_edit_path: str) -> bool:
+    def write_back(self, foley_edit_path: str, *, replace=(), seq=None) -> bool:
         try:
-            self.placed = bridge_hiero.write_back(self._seq, read_foley_edit(foley_edit_path))
+            edit = read_foley_edit(foley_edit_path)
+            self.placed, self.placed_tracks = bridge_hiero.write_back(seq or self._seq, edit, replace=replace)
         except BridgeError as exc:
             self.say(f"error: {exc}")
             return False
@@ -232,12 +242,43 @@ class HieroFoleyPanel(QWidget):
                 raise BridgeError("no sequence is active; open one in the timeline and try again")
             env, job = self._job()
             edit = self._export(job)
-            subprocess.Popen([env["python"], "-m", "melfoley.plugin.cli", "panel", str(edit), "-o",
-                              str(job / "panel")], stdin=subprocess.DEVNULL)
+            out = job / "panel"
+            argv = [env["python"], "-m", "melfoley.plugin.cli", "panel", str(edit), "-o", str(out),
+                    "--engine", self.settings().engine]
+            # its own session: it and its engine process stay one group, apart from the host's
+            self.panel_proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=child_env(),
+                                               start_new_session=sys.platform != "win32")
         except (BridgeError, OSError) as exc:
             self.say(f"error: {exc}")
             return
-        self.say(f"the Foley panel opens on {edit.name}; export from it, then 'Write back an edit'")
+        # what the panel's Export writes by default; each new export replaces the last one's tracks
+        self.watched = out / f"{safe_name(self._seq.name())}.foley.otio"
+        self._watched_seen = _stamp(self.watched)  # an export from an earlier session is not this one's
+        self._watched_seq = self._seq  # written back there even if another sequence is active by then
+        self._watched_tracks = []
+        self.watch_timer.start()
+        self.say(f"the Foley panel opens on {edit.name}; each Export from it (to {out}) is written back "
+                 "into the sequence")
+
+    def _poll_panel_export(self) -> None:
+        """Write back each new export of the Foley panel (replacing the previous one's tracks)."""
+        stamp = _stamp(self.watched)
+        if stamp is not None and stamp != self._watched_seen:
+            self._watched_seen = stamp
+            if self.write_back(str(self.watched), replace=self._watched_tracks, seq=self._watched_seq):
+                self._watched_tracks = list(self.placed_tracks)
+                self.say(f"{self.status.text()}, from the Foley panel's export {self.watched.name}")
+        if self.panel_proc is not None and self.panel_proc.poll() is not None:
+            self.watch_timer.stop()
+            self.panel_proc = None
+
+
+def _stamp(path: Path):
+    try:
+        st = path.stat()
+    except (OSError, AttributeError):
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 def dock_into(main_window, panel: QWidget, *, width: int = 480):
