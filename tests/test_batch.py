@@ -348,3 +348,76 @@ def test_readme_main_command_foleys_the_demo_with_the_default_engine(tmp_path, c
         audio, sr = sf.read(stem, dtype="float32")
         assert sr == 48000 and true_peak_db(audio) <= -1.0 + 1e-3 and np.abs(audio).max() > 1e-3, stem.name
         assert audio[0] == 0.0 and audio[-1] == 0.0  # edge fades: no cut starts or ends on a step
+
+
+def _default_prompt_edit(tmp_path, media, value):
+    items = [clip("own", media, 0, 20, RATE, media_frames=75, meta={"prompt": "door knock"}),
+             clip("plain", media, 20, 20, RATE, media_frames=75), clip("marked", media, 40, 25, RATE, media_frames=75)]
+    marker = otio.schema.Marker(name="foley: glass breaking", marked_range=otio.opentime.TimeRange(
+        otio.opentime.RationalTime(40, 25), otio.opentime.RationalTime(10, 25)))
+    items[2].markers.append(marker)
+    path = edit(tmp_path / "e.otio", [items], RATE)
+    tl = otio.adapters.read_from_file(str(path))
+    tl.metadata["melfoley"] = {"default_prompt": value}  # where the panel keeps the edit's default prompt
+    otio.adapters.write_to_file(tl, str(path))
+    return path
+
+
+def _settings_by_clip(out):
+    docs = [json.loads(p.read_text()) for p in (out / "stems").glob("*.json")]
+    return {d["clip"]["name"]: d["settings"] for d in docs}
+
+
+def test_clips_without_a_prompt_of_their_own_use_the_edits_default_prompt(tmp_path, media, capsys):
+    """Issue 14 point 7 in ``melfoley batch``: per-range prompts (markers) in their ranges, then the
+    clip's own prompt, then the edit's default prompt (set in the panel), then ``--prompt``."""
+    tl = _default_prompt_edit(tmp_path, media, "  footsteps on gravel ")
+    rc = main(["batch", str(tl), "-o", str(tmp_path / "out"), "--engine", "debug", "--quiet",
+               "--prompt", "rain on a window"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap
+    assert "the edit's default prompt 'footsteps on gravel'" in cap.out
+    got = _settings_by_clip(tmp_path / "out")
+    assert got["own"]["prompt"] == "door knock" and got["own"]["sources"]["prompt"] == "clip metadata"
+    assert got["plain"]["prompt"] == "footsteps on gravel" and got["plain"]["sources"]["prompt"] == "edit default"
+    assert [s["prompt"] for s in got["marked"]["segments"]] == ["glass breaking", "footsteps on gravel"]
+    assert not any("rain" in json.dumps(s) for s in got.values())  # --prompt is the fallback only
+    out = otio.adapters.read_from_file(str(tmp_path / "out" / "e.foley.otio"))
+    assert out.metadata["melfoley"]["default_prompt"] == "  footsteps on gravel "  # kept for the next run
+
+    plain = edit(tmp_path / "p.otio", [[clip("plain", media, 20, 20, RATE, media_frames=75)]], RATE)
+    assert main(["batch", str(plain), "-o", str(tmp_path / "p"), "--engine", "debug", "--quiet",
+                 "--prompt", "rain on a window"]) == 0
+    assert _settings_by_clip(tmp_path / "p")["plain"]["sources"]["prompt"] == "command line"
+    assert "default prompt" not in capsys.readouterr().out
+
+
+def test_a_default_prompt_that_is_not_text_is_refused_naming_the_edit(tmp_path, media, capsys):
+    tl = _default_prompt_edit(tmp_path, media, 5)
+    rc = main(["batch", str(tl), "-o", str(tmp_path / "out"), "--engine", "debug", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and str(tl) in err and '["default_prompt"] is 5' in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_workers_without_ray_is_refused_before_anything_is_made(tmp_path, media, capsys):
+    tl = _three(tmp_path, media)
+    rc = main(["batch", str(tl), "-o", str(tmp_path / "new" / "out"), "--engine", "debug", "--workers", "2"])
+    assert rc == 2 and "--workers needs --ray" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_host_jobs_and_the_command_line_build_their_settings_alike(tmp_path):
+    """One builder: ``melfoley host run`` and the watch folder check what ``melfoley batch`` checks."""
+    from melfoley.core.errors import MelfoleyError
+    from melfoley.plugin.batch import batch_config as build
+    from melfoley.plugin.hosts.run import batch_config
+
+    tl, out = tmp_path / "e.otio", tmp_path / "out"
+    assert batch_config(tl, out, prompt="rain", takes=2, seed=3, engine="debug") == \
+        build(tl, out, prompt="rain", takes=2, seed=3, engine="debug")
+    for kw, flag in (({"seed": 2**40}, "--seed"), ({"seed": -5}, "--seed"), ({"takes": 0}, "--takes"),
+                     ({"engine": "nonesuch"}, "unknown engine"), ({"fmt": "mp3"}, "--format")):
+        with pytest.raises(MelfoleyError, match=flag):
+            batch_config(tl, out, **{"engine": "debug", **kw})
+    assert not out.exists()

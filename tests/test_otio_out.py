@@ -123,3 +123,64 @@ def test_exports_otioz_xml_edl(foleyed, tmp_path):
     assert texts and all(" A " in ln for ln in texts)
     assert "01:00:" in texts[0]  # record timecodes carry the timeline's start
     assert len(list(et.find_clips())) == len(texts)
+
+
+def _own_and_theirs(path):
+    tl = otio.adapters.read_from_file(str(path))
+    own = [t for t in tl.audio_tracks() if "event" in (t.metadata.get("melfoley") or {})]
+    return tl, own, [t.name for t in tl.audio_tracks() if t not in own]
+
+
+def test_foleying_an_output_again_replaces_our_tracks_keeps_the_users_and_never_stacks_names(foleyed, tmp_path):
+    """Issue 14 point 5 in ``melfoley batch``: an edit melfoley already foleyed, run again (into another
+    folder, and in place), has its Foley tracks replaced, the editor's own audio kept (a track they
+    named ``FOLEY ...`` too: ours are known by their metadata), and is written as ``edit.foley.otio``."""
+    tmp, tl, digest, report = foleyed
+    first = otio.adapters.read_from_file(report.output_timeline)
+    n_own = len(first.audio_tracks())
+    theirs = otio.schema.Track(name="FOLEY my own steps", kind=otio.schema.TrackKind.Audio)
+    theirs.append(otio.schema.Clip(name="recorded", media_reference=otio.schema.ExternalReference(
+        target_url=str(tmp / "recorded.wav")), source_range=otio.opentime.TimeRange(
+        otio.opentime.RationalTime(0, float(RATE)), otio.opentime.RationalTime(24, float(RATE)))))
+    first.tracks.append(theirs)
+    first.tracks.append(otio.schema.Track(name="A1 dialogue", kind=otio.schema.TrackKind.Audio))
+    out = tmp_path / "out"
+    out.mkdir()
+    again_in = out / "edit.foley.otio"  # the output, with the editor's additions, as it comes back
+    otio.adapters.write_to_file(first, str(again_in))
+
+    elsewhere = run_batch(again_in, tmp_path / "elsewhere")
+    assert elsewhere.ok and elsewhere.output_timeline == str(tmp_path / "elsewhere" / "edit.foley.otio")
+    assert not list((tmp_path / "elsewhere").glob("*.foley.foley.*"))
+    back, own, kept = _own_and_theirs(elsewhere.output_timeline)
+    assert len(own) == n_own and sum(len(list(t.find_clips())) for t in own) == 4  # replaced, not stacked
+    assert kept == ["FOLEY my own steps", "A1 dialogue"]
+    assert [c.name for c in back.audio_tracks()[0].find_clips()] == ["recorded"]
+    assert back.metadata["melfoley"]["source_timeline"] == str(tl.resolve())  # the user's edit, not ours
+
+    in_place = run_batch(again_in, out)  # melfoley's own output is replaced by its re-run ...
+    assert in_place.ok and in_place.output_timeline == str(again_in) and sorted(
+        p.name for p in out.glob("*.otio")) == ["edit.foley.otio"]
+    _, own, kept = _own_and_theirs(again_in)
+    assert len(own) == n_own and kept == ["FOLEY my own steps", "A1 dialogue"]
+    assert hashlib.sha256(tl.read_bytes()).hexdigest() == digest  # ... the user's edit never is
+    with pytest.raises(MelfoleyError, match="refusing to overwrite"):
+        write_timeline(first, tl, "otio", input_path=output_source(again_in))
+
+
+def output_source(path):
+    from melfoley.plugin.otio_out import source_edit
+
+    return source_edit(path, otio.adapters.read_from_file(str(path)))
+
+
+def test_exports_carry_only_our_tracks_as_foley(foleyed, tmp_path):
+    """EDL export and bundles go by our metadata too: an editor's track named ``FOLEY ...`` is not ours."""
+    _, _, _, report = foleyed
+    out = otio.adapters.read_from_file(report.output_timeline)
+    theirs = otio.schema.Track(name="FOLEY my own steps", kind=otio.schema.TrackKind.Audio)
+    theirs.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(duration=otio.opentime.RationalTime(
+        24, float(RATE)))))
+    out.tracks.append(theirs)
+    write_timeline(out, tmp_path / "e.edl", "edl")
+    assert len(list(tmp_path.glob("e.A*.edl"))) == 4  # the four Foley tracks melfoley wrote, not five

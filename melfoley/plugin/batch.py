@@ -19,6 +19,7 @@ left.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from fractions import Fraction
 import time
@@ -30,10 +31,10 @@ import numpy as np
 
 from ..core.errors import MediaError, MelfoleyError
 from .cache import CachedTakes, TakeCache, cache_key, media_identity
-from .jobs import BatchDefaults, ClipJob, build_job
+from .jobs import BatchDefaults, ClipJob, build_job, edit_defaults
 from .picture import clip_picture, clip_requests, handle_lead, handle_picture, join_audio
 from .driver import ClipContext, Executor, LocalExecutor, Meter, PartialTimeline
-from .otio_out import Placement, output_path, write_timeline
+from .otio_out import Placement, output_path, source_edit, write_timeline
 from .stems import StemFile, take_sources, ucs_name, write_stem
 from .timeline import PictureClip, find_picture_clips, media_timecode, read_timeline
 
@@ -55,6 +56,40 @@ class BatchConfig:
     use_cache: bool = True
     cache_root: Path | None = None
     engine_options: tuple[tuple[str, str], ...] = ()  # passed to get_engine, e.g. (("vocoder", "griffinlim"),)
+
+
+def batch_config(timeline, out_dir, *, prompt: str = "footsteps", takes: int = 1, seed: int = 0,
+                 engine: str | None = None, fmt: str = "otio", media_root=None, loudness: float | None = None,
+                 handles: float = 0.0, show: str = "", edl_rate: float | None = None, timeline_name: str | None = None,
+                 include_disabled: bool = False, use_cache: bool = True,
+                 engine_options: tuple[tuple[str, str], ...] = ()) -> BatchConfig:
+    """The one builder of a :class:`BatchConfig` from what a person asked for (``melfoley batch``,
+    ``melfoley host run``, the watch folder): every setting is checked here, before any clip runs
+    or anything is written, and a bad one raises a :class:`MelfoleyError` naming its flag."""
+    from ..core.engine import engine_options as typed_engine_options
+    from ..core.engines import DEFAULT_ENGINE
+    from ..core.levels import CEILING_DBTP, check_target
+    from .jobs import MAX_SEED
+    from .otio_out import FORMATS
+    from .stems import handle_samples
+
+    engine = engine or DEFAULT_ENGINE
+    if isinstance(takes, bool) or not isinstance(takes, int) or not 1 <= takes <= 64:
+        raise MelfoleyError(f"--takes {takes}: choose 1 to 64")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise MelfoleyError(f"--seed {seed}: choose a whole number from 0 to {MAX_SEED}")
+    if fmt not in FORMATS:
+        raise MelfoleyError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
+    typed_engine_options(engine, dict(engine_options))  # unknown engines, unknown or mistyped keys
+    check_target(loudness, CEILING_DBTP)
+    handle_samples(handles)
+    return BatchConfig(
+        timeline=Path(timeline), out_dir=Path(out_dir),
+        defaults=BatchDefaults(prompt=prompt, takes=takes, seed=seed, engine=engine, loudness=loudness,
+                               handles=float(handles)),
+        fmt=fmt, media_root=Path(media_root) if media_root else None, show=show, edl_rate=edl_rate,
+        timeline_name=timeline_name, include_disabled=include_disabled, use_cache=use_cache,
+        engine_options=tuple(engine_options))
 
 
 @dataclass
@@ -182,24 +217,31 @@ class BatchRunner:
         cfg = self.config
         t0 = time.perf_counter()
         src = read_timeline(cfg.timeline, edl_rate=cfg.edl_rate, timeline_name=cfg.timeline_name)
+        defaults = edit_defaults(src.timeline, cfg.defaults, where=str(cfg.timeline))
+        if defaults != cfg.defaults:  # before the executor starts: farm workers get the config
+            self.config = cfg = dataclasses.replace(cfg, defaults=defaults)
         scan = find_picture_clips(src, media_root=cfg.media_root, include_disabled=cfg.include_disabled)
         out_dir = Path(cfg.out_dir)
         show = cfg.show or src.timeline.name or Path(cfg.timeline).stem
         ctx = ClipContext(out_dir / STEMS_DIR, show, src.timeline.name or show, str(src.path))
-        otio_path = output_path(out_dir, cfg.timeline, "otio")
-        report = BatchReport(str(cfg.timeline), str(otio_path), "", str(ctx.stems_dir), [], notes=list(src.notes))
+        source = source_edit(cfg.timeline, src.timeline)  # never written (a re-run may replace our own output)
         skipped = [ClipResult(s.clip_id, s.name, "", 0.0, "failed" if s.failed else "skipped", s.reason)
                    for s in scan.skipped]
-        report.clips = list(skipped)
         clips = scan.clips
         try:
             self.executor.prepare(ctx, clips)
+            otio_path = output_path(out_dir, cfg.timeline, "otio", src.timeline)  # claims its name: nothing before
         except BaseException:
             self.executor.close()
             raise
+        report = BatchReport(str(cfg.timeline), str(otio_path), "", str(ctx.stems_dir), list(skipped),
+                             notes=list(src.notes))
+        if defaults.prompt_from == "edit default":
+            report.notes.append(f"clips without a prompt of their own use the edit's default prompt "
+                                f"{defaults.prompt!r} (its metadata[\"melfoley\"][\"default_prompt\"]), not --prompt")
         results: dict[int, ClipResult] = {}
         placements: list[Placement] = []
-        partial = PartialTimeline(src, otio_path, cfg.timeline)
+        partial = PartialTimeline(src, otio_path, source)
         meter = Meter(clips, t0, self.progress, parallel=self.executor.parallelism)
         try:  # the first write and tick too: a Ctrl-C (or a stop from the progress callback) there is an interrupt
             partial.write(placements, report.totals(), complete=False)
@@ -233,8 +275,8 @@ class BatchRunner:
             if cfg.fmt == "edl" and not placements:
                 report.notes.append("nothing was foleyed: no EDL written")
             else:
-                report.exported = str(write_timeline(tl, output_path(out_dir, cfg.timeline, cfg.fmt), cfg.fmt,
-                                                     input_path=cfg.timeline))
+                report.exported = str(write_timeline(tl, output_path(out_dir, cfg.timeline, cfg.fmt, src.timeline),
+                                                     cfg.fmt, input_path=source))
         report.elapsed = time.perf_counter() - t0
         _write_json(out_dir / REPORT_NAME, report.to_dict())
         self.timeline_writes = partial.writes  # how often the output timeline was written (bench, tests)

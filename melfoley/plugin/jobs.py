@@ -1,5 +1,5 @@
-"""Per-clip job settings: command-line defaults, overridden by the clip's ``metadata["melfoley"]``
-and by prompt markers.
+"""Per-clip job settings: command-line defaults (the edit's default prompt in place of ``--prompt``,
+:func:`edit_defaults`), overridden by the clip's ``metadata["melfoley"]`` and by prompt markers.
 
 Clip metadata (all optional), under ``clip.metadata["melfoley"]``::
 
@@ -18,7 +18,8 @@ Markers (on the clip, its track or the timeline) give per-range prompts when the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import lru_cache
 
@@ -45,6 +46,7 @@ class BatchDefaults:
     engine: str = DEFAULT_ENGINE
     loudness: float | None = None  # LUFS target of every stem (None: no normalisation; the ceiling holds)
     handles: float = 0.0  # seconds of extra audio before and after each cut
+    prompt_from: str = "command line"  # where ``prompt`` came from (the sidecar's sources say it)
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,27 @@ def build_segments(clip: PictureClip, prompt: str, ranges: list[tuple[Fraction, 
     return tuple(merged)
 
 
+def edit_defaults(timeline, defaults: BatchDefaults, *, where: str) -> BatchDefaults:
+    """The defaults for the clips of ``timeline`` (read from ``where``): the command line's, with the
+    edit's own default prompt in place of ``--prompt`` when it has one.
+
+    The edit's default prompt is the panel's "default sound event of the edit", stored in the
+    timeline's ``metadata["melfoley"]["default_prompt"]``. The edit is the artist's record of what
+    they want, so it wins over the command line's fallback; a clip's own ``prompt`` wins over both,
+    and per-range prompts (``prompts``, ``foley:`` markers) over all of them in their ranges."""
+    top = timeline.metadata.get("melfoley") if timeline is not None else None
+    if not isinstance(top, Mapping) or top.get("default_prompt") in (None, ""):
+        return defaults
+    value = top["default_prompt"]
+    if not isinstance(value, str):
+        raise MelfoleyError(f"timeline {where}: metadata[\"melfoley\"][\"default_prompt\"] is {value!r}; it must be "
+                            "text (the edit's default prompt, e.g. \"footsteps on gravel\"): fix it in the edit or "
+                            "remove it")
+    if not value.strip():
+        return defaults
+    return replace(defaults, prompt=value.strip(), prompt_from="edit default")
+
+
 def build_job(clip: PictureClip, defaults: BatchDefaults) -> ClipJob:
     """The job for one clip, or a :class:`MelfoleyError` naming the clip and the bad setting."""
     meta = clip.metadata or {}
@@ -209,7 +232,7 @@ def build_job(clip: PictureClip, defaults: BatchDefaults) -> ClipJob:
     prompt = meta.get("prompt", defaults.prompt)
     if not isinstance(prompt, str) or not prompt.strip():
         raise _bad(clip, "prompt", f"is {prompt!r}; it must be non-empty text")
-    sources["prompt"] = "clip metadata" if "prompt" in meta else "command line"
+    sources["prompt"] = "clip metadata" if "prompt" in meta else defaults.prompt_from
     takes = _int(clip, meta, "takes", defaults.takes, 1, 64)
     seed = _int(clip, meta, "seed", defaults.seed, 0, MAX_SEED)
     if not 0 <= seed <= MAX_SEED or not 1 <= takes <= 64:  # the defaults (command line, panel)

@@ -10,12 +10,25 @@ that overlap in time (picture clips stacked on several video tracks) get further
 the timeline's exact rate (24000/1001, never 23.976).
 
 The input file is never written: :func:`write_timeline` refuses a destination that is the
-input, and writes through a temporary file and ``os.replace``.
+input, and writes through a temporary file and ``os.replace``. The one exception is
+melfoley's own output (``x.foley.otio`` naming ``x.otio`` as its source): run again, on its
+own, it is replaced, never the user's edit it came from (:func:`source_edit`).
+
+Round trip (one code path for ``melfoley batch`` and the panel's export): the Foley tracks
+melfoley wrote earlier, known by their ``metadata["melfoley"]`` (not by their name: a track
+an editor named ``FOLEY steps`` is theirs), are replaced, every other track is kept, and
+the output is named after the source edit, never ``x.foley.foley.otio`` (:func:`output_path`).
+Two source edits with the same name foleyed into one folder get different output names,
+each stable over reruns (``OUTPUTS_INDEX`` records which edit owns which name).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +44,13 @@ from .timeline import PictureClip, TimelineSource, iter_clip_ids, resolve_media,
 FORMATS = {"otio": (".otio", "otio_json"), "otioz": (".otioz", "otioz"), "xml": (".xml", "fcp_xml"),
            "edl": (".edl", "cmx_3600")}
 TRACK_PREFIX = "FOLEY"
+#: name endings of the edits melfoley writes: the output (``.foley.*``), the panel's save and autosave
+OWN_SUFFIXES = (".melfoley-autosave.otio", ".melfoley.otio", ".foley.otio", ".foley.otioz", ".foley.xml")
+_OWN_EDL = re.compile(r"\.foley\.A\d+\.edl$")  # one EDL per Foley track: x.foley.A1.edl
+#: in OUT: which source edit owns each output name (``{"outputs": {"reel": "/abs/a/reel.otio"}}``)
+OUTPUTS_INDEX = "melfoley_outputs.json"
+#: top-level ``metadata["melfoley"]`` keys that belong to the edit and are carried into its output
+EDIT_KEYS = ("default_prompt", "media_root")
 
 
 @dataclass(frozen=True)
@@ -86,8 +106,14 @@ def stem_clip(p: Placement, rate: float, global_start: otio.opentime.RationalTim
 
 def build_output_timeline(src: TimelineSource, placements: list[Placement], *, complete: bool,
                           report: dict | None = None) -> otio.schema.Timeline:
-    """A copy of the input timeline with the Foley tracks appended (the input object is untouched)."""
+    """A copy of the input timeline with the Foley tracks appended (the input object is untouched).
+
+    Foley tracks melfoley wrote earlier (an edit foleyed again) are replaced, not stacked; the
+    edit's other tracks are kept as they are. ``metadata["melfoley"]`` names the source edit
+    (:func:`source_edit`) and keeps the edit's own settings (``EDIT_KEYS``: the panel's default
+    prompt, the media root)."""
     tl = src.timeline.deepcopy()
+    drop_own_tracks(tl)
     _absolute_pictures(tl, src, {p.clip.clip_id: p.clip.media_path for p in placements if p.clip.media_path})
     rate = float(src.rate)
     gs = src.global_start.rescaled_to(rate)
@@ -110,9 +136,73 @@ def build_output_timeline(src: TimelineSource, placements: list[Placement], *, c
                 track.append(stem_clip(p, rate, gs))
                 cursor = start + p.clip.record.duration.rescaled_to(rate)
             tl.tracks.append(track)
-    tl.metadata["melfoley"] = {"version": __version__, "source_timeline": _text(str(src.path)), "complete": complete,
-                               "stems": len(placements), **({"report": report} if report else {})}
+    top = _top(src.timeline)
+    tl.metadata["melfoley"] = {**{k: top[k] for k in EDIT_KEYS if top.get(k)}, "version": __version__,
+                               "source_timeline": _text(str(source_edit(src.path, src.timeline))),
+                               "complete": complete, "stems": len(placements), **({"report": report} if report else {})}
     return tl
+
+
+def _top(tl) -> dict:
+    top = tl.metadata.get("melfoley") if tl is not None else None
+    return dict(top) if isinstance(top, Mapping) else {}
+
+
+def is_own_track(track) -> bool:
+    """A Foley track melfoley wrote: an audio track whose ``metadata["melfoley"]`` has its event and take.
+
+    Known by its metadata, not its name: a track an editor named ``FOLEY steps`` is theirs."""
+    if track.kind != otio.schema.TrackKind.Audio:
+        return False
+    meta = track.metadata.get("melfoley")
+    return isinstance(meta, Mapping) and "event" in meta and "take" in meta
+
+
+def drop_own_tracks(tl: otio.schema.Timeline) -> int:
+    """Remove the Foley tracks melfoley wrote earlier from ``tl`` (in place); how many went."""
+    ours = [t for t in tl.tracks if is_own_track(t)]
+    for t in ours:
+        tl.tracks.remove(t)
+    return len(ours)
+
+
+def edit_name(path: str | os.PathLike) -> str:
+    """The edit's own name: ``demo`` for demo.otio and for melfoley's demo.foley.otio, demo.melfoley.otio,
+    demo.foley.A1.edl (so output names never stack)."""
+    name = Path(path).name
+    return (name[: -len(_own_suffix(name))] if _own_suffix(name) else Path(path).stem) or "edit"
+
+
+def _own_suffix(name: str) -> str:
+    """The ending of ``name`` that marks an edit melfoley wrote ("" for any other name)."""
+    m = _OWN_EDL.search(name)
+    if m and m.start() > 0:
+        return name[m.start():]
+    return next((s for s in OWN_SUFFIXES if name.endswith(s) and len(name) > len(s)), "")
+
+
+def _resolved(path) -> Path:
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return Path(os.path.abspath(path))
+
+
+def source_edit(path: str | os.PathLike, timeline: otio.schema.Timeline | None = None) -> Path:
+    """The user's edit that the edit at ``path`` stands for (absolute).
+
+    ``path`` itself, unless it is melfoley's own output or panel save (its name ends in one of
+    ``OWN_SUFFIXES``) and its ``metadata["melfoley"]["source_timeline"]`` names another file: then
+    that file. Outputs are named after it and it is never written; melfoley's own output may be."""
+    here = _resolved(path)
+    if not _own_suffix(here.name):
+        return here  # the user's edit, whatever its metadata says (it may be a re-cut of an output)
+    named = _top(timeline).get("source_timeline")
+    if isinstance(named, str) and named.strip():
+        origin = _resolved(named)
+        if origin != here:
+            return origin
+    return here
 
 
 def _text(s: str) -> str:
@@ -157,8 +247,8 @@ def bundle_copy(tl: otio.schema.Timeline) -> otio.schema.Timeline:
     ``MissingReference`` that keeps the original URL in ``metadata["melfoley"]["not_bundled"]``,
     so a bundle never carries a file the edit named but melfoley did not use."""
     tl = tl.deepcopy()
-    foley = [c for t in tl.tracks if t.kind == otio.schema.TrackKind.Audio and t.name.startswith(TRACK_PREFIX)
-             for c in t.find_clips() if "sidecar" in (c.metadata.get("melfoley") or {})]
+    foley = [c for t in tl.tracks if is_own_track(t) for c in t.find_clips()
+             if "sidecar" in (c.metadata.get("melfoley") or {})]
     pictures = {str(c.metadata["melfoley"].get("picture_clip")) for c in foley}
     allowed = {c.media_reference.target_url for c in foley
                if isinstance(c.media_reference, otio.schema.ExternalReference)}
@@ -179,10 +269,90 @@ def bundle_copy(tl: otio.schema.Timeline) -> otio.schema.Timeline:
     return tl
 
 
-def output_path(out_dir: str | os.PathLike, timeline_path: str | os.PathLike, fmt: str) -> Path:
+def output_path(out_dir: str | os.PathLike, timeline_path: str | os.PathLike, fmt: str,
+                timeline: otio.schema.Timeline | None = None) -> Path:
+    """Where the edit at ``timeline_path`` (read as ``timeline``) is written in ``out_dir`` as ``fmt``.
+
+    ``OUT/<name>.foley.<ext>``, ``<name>`` being the source edit's name (:func:`source_edit`,
+    :func:`edit_name`: foleying ``x.foley.otio`` again writes ``x.foley.otio``, never
+    ``x.foley.foley.otio``). When another source edit of the same name already owns that name in
+    ``out_dir`` (a/reel.otio and b/reel.otio), the second is ``<name>.<8 hex digits>.foley.<ext>``,
+    the digits a hash of its absolute path: unique per edit and the same on every rerun. Owners
+    are recorded in ``OUT/melfoley_outputs.json`` (claimed here), so a rerun keeps its name
+    whichever outputs are on disk."""
     if fmt not in FORMATS:
         raise MelfoleyError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return Path(out_dir) / f"{Path(timeline_path).stem}.foley{FORMATS[fmt][0]}"
+    source = source_edit(timeline_path, timeline)
+    return Path(out_dir) / f"{_claim(Path(out_dir), source)}.foley{FORMATS[fmt][0]}"
+
+
+def _claim(out_dir: Path, source: Path) -> str:
+    """The output name of ``source`` in ``out_dir``: its edit name, or that name plus a hash of its
+    path when another source owns the name; the claim is recorded in ``OUTPUTS_INDEX`` under a lock."""
+    from ..core.atomic import atomic_text
+
+    name = edit_name(source)
+    me = _text(str(source))
+    hashed = f"{name}.{hashlib.sha256(me.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
+    index_path = out_dir / OUTPUTS_INDEX
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MelfoleyError(f"cannot make the output folder {out_dir} ({exc.strerror or exc}); choose a folder "
+                            "you can write to") from None
+    with _locked(out_dir):
+        try:
+            doc = json.loads(index_path.read_text(encoding="utf-8"))
+            owners = doc["outputs"] if isinstance(doc, dict) and isinstance(doc.get("outputs"), dict) else {}
+        except (OSError, ValueError):
+            owners = {}
+        owner = owners.get(name)
+        if not isinstance(owner, str):
+            owner = _legacy_owner(out_dir, name) or me  # an output written before the index, or free
+            atomic_text(index_path, json.dumps({"about": "which source edit owns each output name in this "
+                                                "folder (melfoley)", "outputs": {**owners, name: owner}}, indent=1))
+    return name if owner == me else hashed
+
+
+def _legacy_owner(out_dir: Path, name: str) -> str | None:
+    """The source edit an existing ``<name>.foley.otio`` names; ``"?"`` when it names none (not ours,
+    or unreadable: it is left alone), None when there is no such file."""
+    path = out_dir / f"{name}.foley.otio"
+    if not path.exists():
+        return None
+    try:
+        named = json.loads(path.read_text(encoding="utf-8"))["metadata"]["melfoley"]["source_timeline"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "?"
+    return _text(str(_resolved(named))) if isinstance(named, str) and named else "?"
+
+
+class _locked:
+    """An exclusive lock on the folder itself (POSIX ``flock`` on its descriptor; elsewhere none), so
+    two runs starting at once into one folder cannot both claim a name."""
+
+    def __init__(self, out_dir: Path):
+        self.path = out_dir
+        self.fd = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        try:
+            self.fd = os.open(self.path, os.O_RDONLY)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError:
+            if self.fd is not None:
+                os.close(self.fd)
+            self.fd = None  # a filesystem without locks: claim without one
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)  # releases the lock
+        return False
 
 
 def _for_xml(tl: otio.schema.Timeline) -> otio.schema.Timeline:
@@ -201,7 +371,7 @@ def edl_timelines(tl: otio.schema.Timeline) -> list[otio.schema.Timeline]:
     out = []
     gs = tl.global_start_time
     for track in tl.audio_tracks():
-        if not track.name.startswith(TRACK_PREFIX):
+        if not is_own_track(track):
             continue
         sub = otio.schema.Timeline(name=track.name)
         a = track.deepcopy()

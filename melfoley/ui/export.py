@@ -20,19 +20,6 @@ from melfoley.core.errors import MelfoleyError
 from melfoley.core.engines import DEFAULT_ENGINE
 
 from . import settings_io
-from .session import OWN_SUFFIXES, edit_name
-
-
-def drop_own_tracks(tl) -> int:
-    """Remove the Foley tracks melfoley wrote earlier (its metadata on the track) from ``tl``."""
-    ours = [t for t in tl.tracks if t.kind == "Audio" and "melfoley" in t.metadata]
-    for t in ours:
-        tl.tracks.remove(t)
-    return len(ours)
-
-
-def _is_own_output(session) -> bool:
-    return session.path.name.endswith(OWN_SUFFIXES) and session.origin != session.path
 
 
 def take_would_clip(take, settings) -> bool:
@@ -75,7 +62,7 @@ def export_session(session, out_dir: Path | None = None, *, fmt: str = "otio", s
     """Write stems for the kept takes and the output timeline; ``progress(done, total, text)``."""
     from melfoley.plugin.batch import STEMS_DIR
     from melfoley.plugin.jobs import BatchDefaults, build_job
-    from melfoley.plugin.otio_out import Placement, build_output_timeline, output_path, write_timeline
+    from melfoley.plugin.otio_out import Placement, build_output_timeline, output_path, source_edit, write_timeline
     from melfoley.plugin.stems import write_stem
 
     out_dir = Path(out_dir or session.output_dir)
@@ -123,20 +110,12 @@ def export_session(session, out_dir: Path | None = None, *, fmt: str = "otio", s
     settings = {cid: st.settings for cid, st in session.states.items()}
     base = settings_io.timeline_with_settings(session.source, settings, media_root=session.media_root,
                                               default_prompt=session.default_prompt)
-    carried = dict(base.metadata.get("melfoley", {}) or {})
-    drop_own_tracks(base)
     src = replace(session.source, timeline=base)
+    # the same path as ``melfoley batch``: our earlier Foley tracks replaced, the name never stacked,
+    # melfoley's own output replaceable by its re-export, the user's edit never written
     tl = build_output_timeline(src, placements, complete=not any(w == "not generated" for _, w in summary.skipped))
-    top = dict(tl.metadata.get("melfoley", {}) or {})
-    top["source_timeline"] = str(session.origin)
-    for key in ("media_root", "default_prompt"):
-        if carried.get(key):
-            top[key] = carried[key]
-    tl.metadata["melfoley"] = top
-    target = output_path(out_dir, Path(f"{edit_name(session.path)}.otio"), fmt)
-    # melfoley's own output may be replaced by its re-export; the user's edit never is
-    guard = session.origin if _is_own_output(session) else session.path
-    summary.timeline = write_timeline(tl, target, fmt, input_path=guard)
+    target = output_path(out_dir, session.path, fmt, base)
+    summary.timeline = write_timeline(tl, target, fmt, input_path=source_edit(session.path, base))
     if progress:
         progress(len(ids), len(ids), "done")
     return summary

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,31 @@ def test_same_named_edits_in_one_folder_keep_their_own_stems(tmp_path, pic):
     for p, x in audio_a.items():  # the first edit's timeline still plays its own audio
         assert np.array_equal(sf.read(p)[0], x)
         assert json.loads(p.with_suffix(".json").read_text())["timeline"] == str(a)
+
+
+def test_same_named_edits_in_one_folder_keep_their_own_timelines(tmp_path, pic):
+    """Point 3, the timeline: a/cut.otio and b/cut.otio foleyed into one OUT write different output
+    timelines, each naming its own edit and playing its own stems, under the same names on every rerun
+    (whatever is left on disk)."""
+    a = one_clip_edit((tmp_path / "a").mkdir() or tmp_path / "a" / "cut.otio", pic)
+    b = edit((tmp_path / "b").mkdir() or tmp_path / "b" / "cut.otio",
+             [[clip("A", pic, 20, 10, RATE, media_frames=50)]], RATE, name="Cut")
+    out = tmp_path / "out"
+    ra, rb = run_batch(a, out, seed=1), run_batch(b, out, seed=2)
+    assert ra.ok and rb.ok and ra.output_timeline != rb.output_timeline
+    assert Path(ra.output_timeline).name == "cut.foley.otio"  # the first keeps the plain name
+    assert re.fullmatch(r"cut\.[0-9a-f]{8}\.foley\.otio", Path(rb.output_timeline).name)
+    for r, src in ((ra, a), (rb, b)):
+        tl = otio.adapters.read_from_file(r.output_timeline)
+        assert tl.metadata["melfoley"]["source_timeline"] == str(src.resolve())
+        assert all(json.loads(p.with_suffix(".json").read_text())["timeline"] == str(src) for p in _stems(r))
+    assert not _stems(ra) & _stems(rb)
+    names = (ra.output_timeline, rb.output_timeline)
+    assert (run_batch(b, out, seed=2).output_timeline, run_batch(a, out, seed=1).output_timeline) == names[::-1]
+    Path(ra.output_timeline).unlink()  # the first edit's output gone: the second still keeps its own name
+    assert run_batch(b, out, seed=2).output_timeline == rb.output_timeline
+    assert run_batch(a, out, seed=1, fmt="xml").exported == str(out / "cut.foley.xml")
+    assert run_batch(b, out, seed=2, fmt="xml").exported == rb.output_timeline.replace(".otio", ".xml")
 
 
 def test_inserting_a_clip_renames_no_other_stem(tmp_path, pic):

@@ -12,7 +12,9 @@ FORMATS = ("otio", "otioz", "xml", "edl")
 def add_clip_defaults(p) -> None:
     """--prompt, --takes, --seed, --engine: what every clip gets where its metadata says nothing
     (the batch, the watch folder and the hosts' child batch share them)."""
-    p.add_argument("--prompt", default="footsteps", help="what to foley where clips say nothing (default: footsteps)")
+    p.add_argument("--prompt", default="footsteps",
+                   help="what to foley where neither the clips nor the edit's default prompt (set in the panel) "
+                        "say anything (default: footsteps)")
     p.add_argument("--takes", type=int, default=1, help="takes per clip (1-64; default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of take 1; take k uses seed + k - 1 (default 0)")
     p.add_argument("--engine", default=DEFAULT_ENGINE,
@@ -26,7 +28,9 @@ def add_parser(sub):
         description="Foley every picture clip of an edit: 48 kHz/24-bit BWF stems with UCS names and JSON "
                     "sidecars in OUT/stems, and the edit with new 'FOLEY <event>' audio tracks in OUT. "
                     "Per-clip prompts, takes, seeds and energy curves come from clip metadata "
-                    "(metadata['melfoley']) or 'foley: <prompt>' markers. Reruns reuse cached takes.")
+                    "(metadata['melfoley']) or 'foley: <prompt>' markers; clips with no prompt of their own use the "
+                    "edit's default prompt, then --prompt. Reruns reuse cached takes; an edit melfoley already "
+                    "foleyed gets its Foley tracks replaced.")
     p.add_argument("timeline", help="the edit: .otio, .otioz, .otiod, .xml (FCP7), .edl, .aaf, .fcpxml")
     p.add_argument("-o", "--out", required=True, help="output folder (created; the input is never modified)")
     add_clip_defaults(p)
@@ -115,13 +119,6 @@ def _engine_flags(args) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _check_options(engine: str, pairs) -> None:
-    """Type the engine options now (unknown keys, wrong types), before any clip runs."""
-    from ...core.engine import engine_options
-
-    engine_options(engine, dict(pairs))
-
-
 TIMELINE_SUFFIXES = (".otio", ".otioz", ".otiod", ".xml", ".edl", ".aaf", ".fcpxml")
 
 
@@ -146,52 +143,27 @@ def _check_out_dir(out) -> None:
                             "folder you can write to") from None
 
 
-def _loudness(value):
-    from ...core.levels import CEILING_DBTP, check_target
-
-    check_target(value, CEILING_DBTP)
-    return value
-
-
-def _handles(value: float) -> float:
-    from ..stems import handle_samples
-
-    handle_samples(value)  # refuses what a session cannot take, with the flag named
-    return float(value)
-
-
 def run(args) -> int:
     from pathlib import Path
 
-    from ..batch import BatchConfig, BatchRunner
-    from ..jobs import BatchDefaults
+    from ..batch import BatchRunner, batch_config
 
     from ...core.errors import MelfoleyError
-    from ..jobs import MAX_SEED
 
-    if not 1 <= args.takes <= 64:
-        raise MelfoleyError(f"--takes {args.takes}: choose 1 to 64")
-    if not 0 <= args.seed <= MAX_SEED:
-        raise MelfoleyError(f"--seed {args.seed}: choose a whole number from 0 to {MAX_SEED}")
-    _check_options(args.engine, _options(args.engine_opt) + _engine_flags(args))
-    _check_out_dir(Path(args.out))
-    cfg = BatchConfig(
-        timeline=Path(args.timeline), out_dir=Path(args.out),
-        defaults=BatchDefaults(prompt=args.prompt, takes=args.takes, seed=args.seed, engine=args.engine,
-                               loudness=_loudness(args.loudness), handles=_handles(args.handles)),
-        fmt=args.format, media_root=Path(args.media_root) if args.media_root else None, show=args.show,
-        edl_rate=args.edl_rate, timeline_name=args.timeline_name, include_disabled=args.include_disabled,
-        use_cache=not args.no_cache, engine_options=_options(args.engine_opt) + _engine_flags(args))
+    if args.workers is not None and not args.ray:  # refused before anything is made
+        raise MelfoleyError("--workers needs --ray (auto, local or the head node's HOST:PORT)")
+    cfg = batch_config(args.timeline, args.out, prompt=args.prompt, takes=args.takes, seed=args.seed,
+                       engine=args.engine, fmt=args.format, media_root=args.media_root, loudness=args.loudness,
+                       handles=args.handles, show=args.show, edl_rate=args.edl_rate,
+                       timeline_name=args.timeline_name, include_disabled=args.include_disabled,
+                       use_cache=not args.no_cache, engine_options=_options(args.engine_opt) + _engine_flags(args))
+    _check_out_dir(Path(args.out))  # the first thing made on disk, once every setting is known good
     bar = None if args.quiet else _Bar()
     executor = None
     if args.ray:
         from ..farm import RayExecutor
 
         executor = RayExecutor.factory(args.ray, args.workers)
-    elif args.workers is not None:
-        from ...core.errors import MelfoleyError
-
-        raise MelfoleyError("--workers needs --ray (auto, local or the head node's HOST:PORT)")
     report = BatchRunner(cfg, progress=bar, executor=executor).run()
     if bar is not None:
         bar.close()

@@ -22,14 +22,10 @@ from ...core.errors import MelfoleyError
 
 def batch_config(timeline: Path, out: Path, *, prompt: str = "footsteps", takes: int = 1, seed: int = 0,
                  engine: str = DEFAULT_ENGINE, fmt: str = "otio", media_root: Path | None = None):
-    from ..batch import BatchConfig
-    from ..jobs import BatchDefaults
+    """The host job's (and the watch folder's) settings, checked by the one builder ``melfoley batch`` uses."""
+    from ..batch import batch_config as build
 
-    if not 1 <= int(takes) <= 64:
-        raise MelfoleyError(f"--takes {takes}: choose 1 to 64")
-    return BatchConfig(timeline=Path(timeline), out_dir=Path(out),
-                       defaults=BatchDefaults(prompt=prompt, takes=int(takes), seed=int(seed), engine=engine),
-                       fmt=fmt, media_root=Path(media_root) if media_root else None)
+    return build(timeline, out, prompt=prompt, takes=takes, seed=seed, engine=engine, fmt=fmt, media_root=media_root)
 
 
 def run_batch(cfg, *, on_progress: Callable[[dict], None] | None = None,
