@@ -1,5 +1,6 @@
 """Frozen visual encoders for V2X: frame preparation, the wheel-shipped EfficientNet-Lite0,
-a transformers vision model from a local folder, precomputed features, folder round trip."""
+a transformers vision model from a local folder, precomputed features, folder round trip; and the
+inversion adapter's CLIP image encoder."""
 
 from __future__ import annotations
 
@@ -85,3 +86,25 @@ def test_precomputed_features_pass_through():
     f = np.random.default_rng(0).normal(size=(7, 768)).astype(np.float32)
     enc = PrecomputedFeatures(f)
     assert enc.out_dim == 768 and np.array_equal(enc.encode(None).numpy(), f)
+
+
+def test_the_adapters_clip_encoder_uses_clips_own_processor(tmp_path, frames):
+    """Review defect: the adapter's frames go through CLIP's resize, centre crop and mean/std (not padded to a
+    square and scaled to [-1, 1]). A wide frame whose middle is one colour and whose sides are another: only
+    the middle survives the centre crop, normalised with CLIP's mean and std."""
+    from melfoley.core.paper.encoders import ClipImageEncoder
+    from melfoley.core.paper.tiny import save_tiny_clip_encoder
+
+    enc = ClipImageEncoder(save_tiny_clip_encoder(tmp_path / "clip"))
+    wide = np.zeros((1, 224, 448, 3), np.uint8)
+    wide[:, :, 112:336] = (200, 100, 50)  # the centre 224 x 224; black sides
+    px = enc.pixel_values(wide)
+    mean, std = torch.tensor(enc.processor.image_mean), torch.tensor(enc.processor.image_std)
+    assert px.shape == (1, 3, 224, 224)
+    want = (torch.tensor([200.0, 100.0, 50.0]) / 255 - mean) / std
+    torch.testing.assert_close(px[0, :, 8:-8, 8:-8].mean((1, 2)), want, atol=0.02, rtol=0)  # not [-1, 1]
+    assert float(px[0, :, 8:-8, 8:-8].std((1, 2)).max()) < 0.05  # no black bar inside the crop
+    emb = enc.encode(frames)  # the corpus film's 224 x 398 frames, as the dataset and the engine read them
+    direct = enc.model(pixel_values=enc.processor(images=list(frames), return_tensors="pt").pixel_values).image_embeds
+    assert emb.shape == (4, 16)
+    torch.testing.assert_close(emb, direct)
