@@ -1,12 +1,13 @@
-"""Screenshots for docs/hosts.md, rendered offscreen (or under xvfb-run):
+"""Screenshots for docs/hosts.md, rendered under Xvfb (or offscreen):
 
-- ``hosts_hiero_panel.png``: the Hiero panel docked 480 px wide in a QMainWindow that stands in
-  for Nuke Studio (a dark host palette; the host's timeline is a placeholder), after a real
-  round trip over the mocked sequence of tests/test_hosts_hiero.py (debug engine, one clip
-  with its media missing so that the failure list shows).
+- ``hosts_hiero_panel.png`` / ``hosts_hiero_panel_light.png``: the Hiero panel docked 480 px
+  wide in a QMainWindow that stands in for Nuke Studio (the host's dark palette, and a light
+  one; the host's timeline is a placeholder), after a real round trip over the mocked sequence
+  of tests/test_hosts_hiero.py: exported through the mocked Hiero OTIO exporter, foleyed by the
+  debug engine, one clip whose media is offline so that the failure list shows.
 - ``hosts_resolve_progress.png``: the progress window of a Resolve job at its end.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots/hosts_screenshots.py
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots/hosts_screenshots.py
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import os
 import sys
 import tempfile
 import time
-import types
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,22 +24,10 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1]), str(HERE.parents[1] / "tests")]
 
 from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow  # noqa: E402
 
 import test_hosts_hiero as mock  # noqa: E402 - the mocked Hiero objects of the tests
 from test_timeline_media import clip, edit, render_media  # noqa: E402
-
-
-def host_palette() -> QPalette:
-    pal = QPalette()
-    for role, colour in ((QPalette.ColorRole.Window, "#323232"), (QPalette.ColorRole.WindowText, "#cfcfcf"),
-                         (QPalette.ColorRole.Base, "#1f1f1f"), (QPalette.ColorRole.AlternateBase, "#2a2a2a"),
-                         (QPalette.ColorRole.Text, "#dcdcdc"), (QPalette.ColorRole.Button, "#3d3d3d"),
-                         (QPalette.ColorRole.ButtonText, "#dcdcdc"), (QPalette.ColorRole.Highlight, "#f7931e"),
-                         (QPalette.ColorRole.HighlightedText, "#101010")):
-        pal.setColor(role, QColor(colour))
-    return pal
 
 
 def wait(app, predicate, timeout=180.0):
@@ -49,32 +37,27 @@ def wait(app, predicate, timeout=180.0):
         time.sleep(0.02)
 
 
-def hiero_panel(app, tmp: Path) -> None:
+def hiero_panel(app, tmp: Path, kind: str) -> None:
     from melfoley.plugin.hosts import install
     from melfoley.plugin.hosts.hiero_panel import HieroFoleyPanel, dock_into
 
+    tmp = tmp / kind
+    tmp.mkdir()
     media = render_media(tmp, "plate.mp4", Fraction(25), 3.0)
     seq = mock.Sequence([mock.VideoItem("Door opens", media, 0, 20, 0),
                          mock.VideoItem("Walks in", media, 25, 30, 30),
                          mock.VideoItem("Sits down", media, 60, 20, 10)])
     lost = mock.VideoItem("Pickup shot", media, 85, 15, 0)
-    lost.source = lambda: (_ for _ in ()).throw(AttributeError("offline"))  # offline media
+    lost.clip.source.path = str(tmp / "A012_C003.mov")  # offline: the file is not there
     seq.video[0]._items.append(lost)
-    core = types.ModuleType("hiero.core")
-    core.__dict__.update(Bin=mock.Bin, BinItem=mock.BinItem, Clip=mock.Clip, MediaSource=mock.MediaSource,
-                         AudioTrack=mock.AudioTrack)
-    ui = types.ModuleType("hiero.ui")
-    ui.activeSequence = lambda: seq
-    pkg = types.ModuleType("hiero")
-    pkg.core, pkg.ui = core, ui
-    sys.modules.update({"hiero": pkg, "hiero.core": core, "hiero.ui": ui})
+    sys.modules.update(mock.hiero_modules(seq))  # with Hiero's OTIO exporter, as in Nuke Studio 16
     os.environ["MELFOLEY_HOST_OUT"] = str(tmp / "jobs")
     os.environ["MELFOLEY_CACHE_DIR"] = str(tmp / "cache")
     record = install.install("hiero", home=tmp / "home", platform="linux").record
 
     win = QMainWindow()
     win.setWindowTitle("Nuke Studio (stand-in)")
-    win.setPalette(host_palette())
+    win.setPalette(mock.host_palette(kind))
     win.setAutoFillBackground(True)
     stand_in = QLabel("the host's viewer and timeline\n(stand-in: Nuke Studio itself cannot run here)")
     stand_in.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -87,8 +70,10 @@ def hiero_panel(app, tmp: Path) -> None:
     panel.start()
     wait(app, lambda: panel.last_result is not None or panel.status.text().startswith("error"))
     app.processEvents()
-    win.grab().save(str(HERE / "hosts_hiero_panel.png"))
-    print(f"dock {dock.width()} px; {panel.status.text()!r}")
+    name = "hosts_hiero_panel.png" if kind == "dark" else f"hosts_hiero_panel_{kind}.png"
+    win.grab().save(str(HERE / name))
+    print(f"{name}: dock {dock.width()} px; {panel.status.text()!r}")
+    win.close()
 
 
 def resolve_progress(app, tmp: Path) -> None:
@@ -100,7 +85,7 @@ def resolve_progress(app, tmp: Path) -> None:
              clip("Footsteps", tmp / "missing_A012.mov", 0, 30, 25)]
     src = edit(tmp / "Reel 1.otio", [items], 25, start_frames=90000, name="Reel 1")
     win = ProgressWindow(batch_config(src, tmp / "resolve_out", engine="debug"), title="Reel 1")
-    win.setPalette(host_palette())
+    win.setPalette(mock.host_palette("dark"))
     win.show()
     win.start()
     wait(app, lambda: win.report is not None or win.error is not None)
@@ -113,7 +98,8 @@ def main() -> int:
     app = QApplication.instance() or QApplication(["melfoley screenshots"])
     app.setStyle("Fusion")
     with tempfile.TemporaryDirectory() as tmp:
-        hiero_panel(app, Path(tmp))
+        for kind in ("dark", "light"):
+            hiero_panel(app, Path(tmp), kind)
         resolve_progress(app, Path(tmp))
     return 0
 
