@@ -149,16 +149,20 @@ def test_gradient_accumulation_equals_the_larger_batch(dataset, tmp_path):
     assert big[-1]["loss"] < big[0]["loss"]
 
 
-def test_two_processes_equal_one_with_the_same_global_batch(dataset, tmp_path):
-    """A real `accelerate launch` of two CPU processes (torchrun + gloo), batch 1 each, vs one with batch 2."""
-    cfg = {"dataset": str(dataset), "part": "v2x", "steps": 2, "lr": 3e-3, "warmup": 0.0, "checkpoint_every": 0,
+@pytest.mark.parametrize("part", ["v2x", "controlnet"])
+def test_two_processes_equal_one_with_the_same_global_batch(dataset, base, tmp_path, part):
+    """A real `accelerate launch` of two CPU processes (torchrun + gloo), batch 1 each, vs one with batch 2; for
+    the ControlNet, the DDP-wrapped branch with the adapter, per-clip noise and caption dropout."""
+    cfg = {"dataset": str(dataset), "part": part, "steps": 2, "lr": 3e-3, "warmup": 0.0, "checkpoint_every": 0,
            "validate_every": 0, "model": {**TINY_V2X_MODEL, "dropout": 0.0}}
+    if part == "controlnet":
+        cfg.update(base=str(base), lr=1e-3, train_adapter=True, caption_dropout=0.5, model={"dropout": 0.0})
     (tmp_path / "two.json").write_text(json.dumps({**cfg, "out": str(tmp_path / "two"), "batch_size": 1}))
     train(TrainConfig.from_dict({**cfg, "out": str(tmp_path / "one"), "batch_size": 2}), **QUIET)  # in this process
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m",
-              "melfoley.plugin.cli", "train", "v2x", "--config", str(tmp_path / "two.json")]
+              "melfoley.plugin.cli", "train", part, "--config", str(tmp_path / "two.json")]
     run = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     one = read_log(tmp_path / "one" / "log.csv")
