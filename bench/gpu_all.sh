@@ -11,7 +11,7 @@
 #    and 16 per GPU, gradient checkpointing off and on: samples/s per GPU and peak VRAM.
 # --tiny runs both benches' CPU smoke paths instead (tests/test_paper_bench.py); without it and without a
 # CUDA GPU the script stops at once. The inductor cache goes to OUT/inductor (compile once per machine).
-# About 10-15 minutes on one H200-class GPU (most of it torch.compile); --only splits it in two.
+# Not yet run on a GPU, so its duration is unmeasured (torch.compile dominates); --only splits it in two.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
