@@ -58,6 +58,8 @@ class HieroFoleyPanel(QWidget):
         self.placed_tracks: list = []
         self.panel_proc: subprocess.Popen | None = None  # melfoley's full panel, when opened from here
         self.watched: Path | None = None  # the Foley edit its Export writes
+        self._watched_seen = self._watched_seq = None
+        self._watched_tracks: list = []  # the tracks its last export put in (the next one replaces them)
         self.watch_timer = QTimer(self)
         self.watch_timer.setInterval(1000)
         self.watch_timer.timeout.connect(self._poll_panel_export)
