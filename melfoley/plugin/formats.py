@@ -17,6 +17,7 @@ import stat
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -55,18 +56,32 @@ def exact_rate(rate: float | Fraction) -> Fraction:
     if not (math.isfinite(r) and 0 < r <= MAX_RATE):
         raise TimelineError(f"frame rate {rate!r} is not a usable frame rate (it must be above 0 and at most "
                             f"{MAX_RATE} fps); fix the rate in the editor and re-export the edit")
+    return _snap_rate(r)
+
+
+@lru_cache(maxsize=256)  # an edit has a handful of rates, which its 10,000 clips ask for again and again
+def _snap_rate(r: float) -> Fraction:
     for c in EXACT_RATES:
         if abs(r - float(c)) < 0.002:
             return c
     return Fraction(r).limit_denominator(1001)
 
 
+def check_time(t: otio.opentime.RationalTime) -> Fraction:
+    """The exact rate of ``t``; :class:`TimelineError` unless :func:`seconds` can read it (a finite
+    value, a usable rate)."""
+    if not math.isfinite(t.value):
+        raise TimelineError(f"time value {t.value!r} is not a number; fix the edit and re-export it")
+    return exact_rate(t.rate)
+
+
 def seconds(t: otio.opentime.RationalTime) -> Fraction:
     """Exact seconds of a RationalTime (its rate read as an exact rate)."""
+    r = check_time(t)
     v = t.value
-    if not math.isfinite(v):
-        raise TimelineError(f"time value {v!r} is not a number; fix the edit and re-export it")
-    return Fraction(v).limit_denominator(1 << 20) / exact_rate(t.rate)
+    if v == int(v):  # whole frames, nearly always: one normalisation instead of three
+        return Fraction(int(v) * r.denominator, r.numerator)
+    return Fraction(v).limit_denominator(1 << 20) / r
 
 
 def is_drop_frame(rate: Fraction) -> bool:

@@ -2,7 +2,8 @@
 
 Media paths: file URLs (percent-encoded, ``localhost``, Windows drives, UNC hosts), plain
 POSIX or Windows paths, paths relative to the timeline, and ``media_root`` relinking by the
-path's trailing components. Only regular files count as media: a folder, a device
+path's trailing components; a clip without a media file (EDL) by its name under ``media_root``.
+Only regular files count as media: a folder, a device
 (``/dev/zero``) or a pipe named as media is reported as what it is, not as "not found".
 """
 
@@ -13,6 +14,8 @@ import re
 import stat
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from urllib.parse import unquote, urlsplit
+
+import opentimelineio as otio
 
 _DRIVE = re.compile(r"^/?([A-Za-z]):[/\\]")
 
@@ -102,3 +105,30 @@ def media_problem(url: str, tried: list[Path]) -> str:
             return f"media {t} {why}, not a video file; relink the clip to its picture media"
     return (f"media not found: {url!r} (tried {', '.join(str(t) for t in tried[:4])}"
             f"{' ...' if len(tried) > 4 else ''}); relink with --media-root FOLDER")
+
+
+#: extensions tried after a clip's bare name when an edit names no media file (EDL)
+_MOVIE_EXTS = (".mov", ".mp4", ".mxf", ".mkv")
+
+
+def clip_media(ref, name: str, *, timeline_dir: Path | None = None, media_root: Path | None = None
+               ) -> tuple[str, Path | None, otio.opentime.TimeRange | None, str | None]:
+    """(url, media file or None, the reference's available range, the problem or None) of a clip
+    whose media reference is ``ref`` and whose name is ``name``. An external reference is resolved
+    (:func:`resolve_media`); one without a file (EDL, AAF with embedded media) is relinked by the
+    clip's name under ``media_root``; an image sequence is refused, saying what to do."""
+    if isinstance(ref, otio.schema.ExternalReference):
+        url = ref.target_url or ""
+        path, tried = resolve_media(url, timeline_dir=timeline_dir, media_root=media_root)
+        return url, path, ref.available_range, None if path is not None else media_problem(url, tried)
+    if isinstance(ref, otio.schema.ImageSequenceReference):
+        return (ref.target_url_base or "", None, None,
+                "image-sequence media is not supported yet; render the shot to a movie file")
+    if media_root is not None and name:
+        for cand in (name, *(name + ext for ext in _MOVIE_EXTS)):
+            path, _ = resolve_media(cand, timeline_dir=None, media_root=media_root)
+            if path is not None:
+                return "", path, None, None
+    return "", None, None, (f"the edit names no media file for this clip"
+                            f"{' (looked for ' + repr(name) + ' under --media-root)' if media_root else ''}; "
+                            "export the edit with media paths or relink with --media-root FOLDER")

@@ -9,132 +9,29 @@ found keeps a ``media_problem`` so the batch reports it per clip and does the re
 that cannot be read at all (an unusable frame rate, nesting deeper than
 :data:`MAX_NESTING`) is listed as skipped with ``failed=True`` and its reason.
 
-Reading the file is :mod:`.formats` (formats, adapters, rates), finding media is
-:mod:`.relink`; their public names are re-exported here.
+Reading the file is :mod:`.formats` (formats, adapters, rates), finding a clip's media is
+:mod:`.relink`, what a clip is (and its stem identity) is :mod:`.clips`; their public names are
+re-exported here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
 import opentimelineio as otio
 
-from ..core.errors import MediaError, MelfoleyError
+from ..core.errors import MelfoleyError
 from ..core.video import media_timecode  # noqa: F401 - re-exported
-from .formats import (TimelineError, TimelineSource, exact_rate, is_drop_frame,  # noqa: F401 - re-exported
+from .clips import MAX_HOLD_S, ClipMarker, ClipScan, PictureClip, Skipped, with_stem_ids  # noqa: F401 - re-exported
+from .formats import (TimelineError, TimelineSource, check_time, exact_rate, is_drop_frame,  # noqa: F401
                       read_timeline, seconds)
-from .relink import media_candidates, media_problem, not_media, resolve_media, url_to_path  # noqa: F401
+from .relink import (clip_media, media_candidates, media_problem, not_media, resolve_media,  # noqa: F401
+                     url_to_path)
 
 #: compositions nested deeper than this are refused (editors nest a handful of levels)
 MAX_NESTING = 64
-#: a source range may run past its media's end by at most this (s; or half the media) before it is refused
-MAX_HOLD_S = 10.0
-
-
-# ---------------------------------------------------------------------------- clips
-@dataclass(frozen=True)
-class ClipMarker:
-    name: str
-    comment: str
-    record_start: Fraction  # seconds on the timeline (from its start, global start excluded)
-    record_end: Fraction
-    metadata: dict = field(default_factory=dict)  # the marker's metadata["melfoley"] (checked by jobs)
-
-
-@dataclass(frozen=True, eq=False)
-class PictureClip:
-    """One picture clip to foley."""
-
-    number: int  # 1-based order of the scan (track, then time)
-    clip_id: str  # path in the edit: "V1/3" or "V2/1/0" inside nested compositions
-    name: str
-    track: str
-    rate: Fraction  # exact record rate of the timeline
-    record: otio.opentime.TimeRange  # on the timeline (global start excluded), at ``rate``
-    source: otio.opentime.TimeRange  # in media time (the visible part of the clip's trim)
-    global_start: otio.opentime.RationalTime
-    media_url: str = ""
-    media_path: Path | None = None
-    media_available: otio.opentime.TimeRange | None = None
-    media_problem: str | None = None
-    time_scalar: float = 1.0
-    flags: tuple[str, ...] = ()
-    metadata: dict = field(default_factory=dict)  # the clip's metadata["melfoley"] (a copy)
-    markers: tuple[ClipMarker, ...] = ()
-    stem_id: str = ""  # names the clip's stems: unique in the edit, stable when other clips change
-
-    @property
-    def stem_tag(self) -> str:
-        """The clip's part of its stems' names (``C`` + :attr:`stem_id`, or the scan number)."""
-        return f"C{self.stem_id}" if self.stem_id else f"C{self.number:03d}"
-
-    @property
-    def record_in(self) -> Fraction:
-        """Record-in, exact seconds since 00:00:00:00 (global start included)."""
-        return seconds(self.global_start) + seconds(self.record.start_time)
-
-    @property
-    def record_offset(self) -> Fraction:
-        return seconds(self.record.start_time)
-
-    @property
-    def duration(self) -> Fraction:
-        """Trimmed duration on the timeline, exact seconds (the stem is exactly this long)."""
-        return seconds(self.record.duration)
-
-    def samples(self, sample_rate: int = 48000) -> int:
-        return int(round(self.duration * sample_rate))
-
-    def timecode(self) -> str:
-        t = self.global_start + self.record.start_time
-        return otio.opentime.to_timecode(t.rescaled_to(float(self.rate)), float(self.rate),
-                                         is_drop_frame(self.rate))
-
-    def media_window(self, media_duration: float | None = None,
-                     media_timecode: Fraction | None = None) -> tuple[float, float]:
-        """(start, duration) in media seconds for the decoder: the source range relative to the
-        media's first frame, and the picture the record duration consumes at the time warp's speed.
-
-        The first frame's source time is the reference's ``available_range`` start; without one
-        (EDL, relinked by name), the file's own start timecode (``media_timecode``, seconds) when
-        the source range lies past it."""
-        start = self.source.start_time
-        if self.media_available is not None:
-            start = start - self.media_available.start_time
-        s = float(seconds(start))
-        if self.media_available is None and media_timecode is not None and s >= float(media_timecode) - 1e-6:
-            s -= float(media_timecode)
-        d = float(self.duration) * abs(self.time_scalar)
-        if s < -1e-6 or (media_duration is not None and s >= media_duration):
-            raise MediaError(
-                f"clip {self.clip_id} '{self.name}': source range starts at {s:.3f} s in {self.media_path} "
-                f"({media_duration if media_duration is not None else '?'} s long); the media does not match "
-                "the edit (wrong file or an unknown start timecode): relink it with --media-root")
-        if media_duration is not None and s + d > media_duration + max(MAX_HOLD_S, 0.5 * media_duration):
-            raise MediaError(
-                f"clip {self.clip_id} '{self.name}': needs {d:.3f} s of picture from {s:.3f} s but "
-                f"{self.media_path} is {media_duration:.3f} s long; the media does not match the edit "
-                "(wrong file, or a clip extended past its media): relink or trim the clip")
-        return max(0.0, s), d
-
-
-@dataclass(frozen=True)
-class Skipped:
-    clip_id: str
-    name: str
-    reason: str
-    failed: bool = False  # True: the clip could not be read (reported as failed, not skipped)
-
-
-@dataclass(frozen=True)
-class ClipScan:
-    clips: tuple[PictureClip, ...]
-    skipped: tuple[Skipped, ...]
 
 
 def find_picture_clips(src: TimelineSource, *, media_root: str | os.PathLike | None = None,
@@ -163,38 +60,7 @@ def find_picture_clips(src: TimelineSource, *, media_root: str | os.PathLike | N
         window = track.trimmed_range()
         offset = window.start_time - track.range_in_parent().start_time if track.parent() else window.start_time
         ctx.walk(track, lambda t, o=offset: t - o, window, label, track.name or label, ())
-    return ClipScan(tuple(_with_stem_ids(src, ctx.clips)), tuple(ctx.skipped))
-
-
-def _with_stem_ids(src: TimelineSource, clips: list[PictureClip]) -> list[PictureClip]:
-    """Give each clip its :attr:`PictureClip.stem_id`: a hash of the source edit (its file and
-    name, so two edits named alike foleyed into one folder never share a stem) and the clip's own
-    content (name, media, source range), not its position, so inserting or moving other clips
-    renames nothing. Identical clips are told apart by their order among themselves."""
-    import dataclasses
-
-    try:
-        edit = str(Path(src.path).resolve())
-    except (OSError, RuntimeError):
-        edit = str(src.path)
-    edit += "|" + (src.timeline.name or "")
-    seen: dict[str, int] = {}
-    used: set[str] = set()
-    out = []
-    for c in clips:
-        base = "|".join((edit, c.name, c.media_url, repr(c.source.start_time.value), repr(c.source.start_time.rate),
-                         repr(c.source.duration.value), repr(c.time_scalar)))
-        k = seen.get(base, 0)
-        seen[base] = k + 1
-        salt = 0
-        while True:
-            sid = hashlib.sha256(f"{base}|{k}|{salt}".encode("utf-8", "surrogateescape")).hexdigest()[:8].upper()
-            if sid not in used:
-                break
-            salt += 1
-        used.add(sid)
-        out.append(dataclasses.replace(c, stem_id=sid))
-    return out
+    return ClipScan(tuple(with_stem_ids(src, ctx.clips)), tuple(ctx.skipped))
 
 
 def iter_clip_ids(tl: otio.schema.Timeline) -> Iterator[tuple[str, otio.schema.Clip]]:
@@ -227,7 +93,7 @@ def _markers_in(item, to_record, rate) -> list[ClipMarker]:
 
 def _usable(t: otio.opentime.RationalTime) -> bool:
     try:
-        seconds(t)
+        check_time(t)
     except TimelineError:
         return False
     return True
@@ -261,6 +127,7 @@ class _Scan:
                                         "fix the edit and re-export it", True))
             return
         children = list(comp)
+        window_usable = _usable(window.start_time) and _usable(window.duration)
         try:
             extra_markers = _markers_in(comp, to_record, self.rate) if isinstance(comp, otio.schema.Track) else []
         except (MelfoleyError, ValueError, TypeError, OverflowError) as exc:
@@ -272,8 +139,8 @@ class _Scan:
                 continue
             child_id = f"{cid}/{i}"
             try:
-                self._child(comp, children, i, child, child_id, ranges[child], to_record, window, track_name,
-                            flags, depth, extra_markers)
+                self._child(comp, children, i, child, child_id, ranges[child], to_record,
+                            window if window_usable else None, track_name, flags, depth, extra_markers)
             except (MelfoleyError, ValueError, TypeError, OverflowError, ZeroDivisionError) as exc:
                 self.skipped.append(Skipped(child_id, getattr(child, "name", "") or "",
                                             f"cannot be read: {exc}", True))
@@ -281,7 +148,7 @@ class _Scan:
     def _child(self, comp, children, i, child, child_id, rip, to_record, window, track_name, flags, depth,
                extra_markers):
         own = child.trimmed_range()
-        seconds(own.start_time), seconds(own.duration)  # its own rate and length: TimelineError if unusable
+        check_time(own.start_time), check_time(own.duration)  # its own rate and length: TimelineError if unusable
         if isinstance(child, otio.schema.Clip) and own.duration.value <= 0:
             self.skipped.append(Skipped(child_id, child.name or "", f"zero or negative duration "
                                         f"({own.duration.value:g} frames): nothing to foley; fix its source "
@@ -290,11 +157,10 @@ class _Scan:
         if not (_usable(rip.start_time) and _usable(rip.duration)):
             raise TimelineError("its place in the track cannot be computed (an item before it has an unusable "
                                 "rate or length); fix that item in the editor")
-        vis = _intersect(rip, window) if _usable(window.start_time) and _usable(window.duration) else rip
+        vis = _intersect(rip, window) if window is not None else rip  # None: a window that cannot be read
         if vis is None:
             return
-        trim = child.trimmed_range()
-        offset = trim.start_time - rip.start_time  # child time = parent time + offset
+        offset = own.start_time - rip.start_time  # child time = parent time + offset
         child_window = otio.opentime.TimeRange(vis.start_time + offset, vis.duration)
         child_to_record = (lambda t, o=offset, up=to_record: up(t - o))
         cflags = list(flags)
@@ -327,7 +193,7 @@ class _Scan:
             self.skipped.append(Skipped(cid, name, f"generator ({ref.generator_kind or 'unknown'}): no picture media"))
             return
         flags = list(flags)
-        scalar, problem = 1.0, None
+        scalar = 1.0
         for eff in clip.effects:
             if isinstance(eff, otio.schema.LinearTimeWarp):  # FreezeFrame is one with scalar 0
                 scalar *= float(eff.time_scalar)
@@ -335,31 +201,14 @@ class _Scan:
             elif isinstance(eff, otio.schema.TimeEffect):
                 flags.append(f"time effect '{eff.effect_name or type(eff).__name__}' is not linear: "
                              "foleyed at normal speed")
-        url, path, available = "", None, None
-        if isinstance(ref, otio.schema.ExternalReference):
-            url = ref.target_url or ""
-            available = ref.available_range
-            path, tried = resolve_media(url, timeline_dir=self.src.media_dir, media_root=self.media_root)
-            if path is None:
-                problem = media_problem(url, tried)
-        elif isinstance(ref, otio.schema.ImageSequenceReference):
-            url = ref.target_url_base or ""
-            problem = "image-sequence media is not supported yet; render the shot to a movie file"
-        else:  # MissingReference (EDL, AAF with embedded media, ...)
-            if self.media_root is not None and name:
-                for cand in (name, *(name + ext for ext in (".mov", ".mp4", ".mxf", ".mkv"))):
-                    path, _ = resolve_media(cand, timeline_dir=None, media_root=self.media_root)
-                    if path is not None:
-                        break
-            if path is None:
-                problem = (f"the edit names no media file for this clip"
-                           f"{' (looked for ' + repr(name) + ' under --media-root)' if self.media_root else ''}; "
-                           "export the edit with media paths or relink with --media-root FOLDER")
+        url, path, available, problem = clip_media(ref, name, timeline_dir=self.src.media_dir,
+                                                   media_root=self.media_root)
         markers = []
         to_rec = (lambda t, s=source.start_time, r=record.start_time: t - s + r)
         markers += _markers_in(clip, to_rec, rate)
-        a, b = seconds(record.start_time), seconds(record.end_time_exclusive())
-        markers += [m for m in list(track_markers) + self.stack_markers if m.record_end > a and m.record_start < b]
+        a, b = seconds(record.start_time), seconds(record.end_time_exclusive())  # TimelineError here, not later
+        if track_markers or self.stack_markers:
+            markers += [m for m in list(track_markers) + self.stack_markers if m.record_end > a and m.record_start < b]
         self.clips.append(PictureClip(
             number=len(self.clips) + 1, clip_id=cid, name=name, track=track_name, rate=self.src.rate,
             record=record, source=source, global_start=self.src.global_start, media_url=url,
