@@ -34,7 +34,7 @@ def media_identity(path: str | os.PathLike) -> str:
     """SHA-256 of (size, first MiB, last MiB): fast, and unchanged by moving or renaming the file."""
     p = Path(path)
     st = p.stat()
-    memo = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    memo = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)  # the file itself, whatever path names it
     if memo in _IDENTITY:
         return _IDENTITY[memo]
     h = hashlib.sha256(str(st.st_size).encode())

@@ -16,6 +16,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,7 @@ class StemFile:
     handle_samples: int = 0  # extra 48 kHz samples before and after the cut (``samples`` includes them)
 
 
+@lru_cache(maxsize=4096)  # a long edit names its stems from a few event titles and one show
 def ucs_field(text: str, limit: int = 40) -> str:
     """One UCS field: no delimiters (``_``, ``-``), no characters file systems refuse."""
     t = re.sub(r"[_\-]+", " ", text)
@@ -53,6 +55,7 @@ def ucs_field(text: str, limit: int = 40) -> str:
     return re.sub(r"\s+", " ", t).strip()[:limit].strip() or "Untitled"
 
 
+@lru_cache(maxsize=64)
 def source_id(show: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "", show.upper())[:24] or "MELFOLEY"
 
