@@ -216,14 +216,17 @@ def _release(engine: Engine) -> None:
         torch.cuda.empty_cache()
 
 
+_BUILTIN_LOADED = False
+
+
 def _load_builtin() -> None:
-    """Import the built-in engine modules, which call :func:`register_engine`."""
+    """Import the built-in engine modules, which call :func:`register_engine` (once: every clip asks)."""
+    global _BUILTIN_LOADED
+    if _BUILTIN_LOADED:
+        return
     import importlib
 
     for mod in ("melfoley.core.engines.debug", "melfoley.core.engines.embedded", "melfoley.core.engines.library",
                 "melfoley.core.engines.paper"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
+        importlib.import_module(mod)
+    _BUILTIN_LOADED = True

@@ -25,12 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"melfoley {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            mod = importlib.import_module(f"melfoley.plugin.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"melfoley.plugin.commands.{name}":
-                continue  # not built yet
-            raise
+        mod = importlib.import_module(f"melfoley.plugin.commands.{name}")
         p = mod.add_parser(sub)
         p.set_defaults(_run=mod.run)
     return parser

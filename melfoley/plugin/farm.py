@@ -100,11 +100,10 @@ class FarmWorker:
         from .batch import BatchRunner
 
         self.runner = BatchRunner(config)
-        self.engine_error = ""
         try:
-            self.runner.engine(engine)  # build it now, once; a failure is remembered and reported per clip
-        except MelfoleyError as exc:
-            self.engine_error = str(exc)
+            self.runner.engine(engine)  # build it now, once; the runner remembers a failure and reports it per clip
+        except MelfoleyError:
+            pass
 
     def info(self) -> dict:
         import ray

@@ -59,7 +59,7 @@ def _fix() -> str:
 class LibraryIndex:
     """An open index database. ``LibraryIndex(path)`` creates it when missing."""
 
-    def __init__(self, path: str | os.PathLike, *, readonly: bool = False):
+    def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.rebuilt_from: Path | None = None
         self.rebuild_reason = ""
