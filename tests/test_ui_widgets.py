@@ -124,6 +124,76 @@ def test_editor_drag_tool_and_paint(editor, qtbot):
         editor.set_tool("eraser")
 
 
+def _wheel(widget, pos, steps, mods):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    ev = QWheelEvent(QPointF(pos), QPointF(widget.mapToGlobal(pos)), QPoint(0, 0), QPoint(0, int(120 * steps)),
+                     Qt.MouseButton.NoButton, mods, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, ev)
+
+
+def test_curve_zoom_keys_wheel_scroll_and_exact_strokes(editor, qtbot):
+    r = editor.plot_rect()
+    assert editor.view() == (0.0, 199.0) and not editor.scroll.isEnabled()
+    # Ctrl+wheel zooms around the pointer: the frame under it stays under it
+    x = editor.point_for(120, 0.5).x()
+    _wheel(editor, editor.point_for(120, 0.5).toPoint(), 4, Qt.KeyboardModifier.ControlModifier)
+    assert editor.zoom_factor() == pytest.approx(1.25 ** 4, rel=1e-3)
+    assert editor.frame_at(x) == 120 and editor.scroll.isEnabled()
+    # keys: + / - around the middle, F fits, Z zooms to the selection
+    editor.setFocus()
+    qtbot.keyClick(editor, Qt.Key.Key_Plus)
+    assert editor.zoom_factor() == pytest.approx(1.25 ** 4 * 1.5, rel=1e-3)
+    qtbot.keyClick(editor, Qt.Key.Key_Minus)
+    assert editor.zoom_factor() == pytest.approx(1.25 ** 4, rel=1e-3)
+    qtbot.keyClick(editor, Qt.Key.Key_F)
+    assert editor.view() == (0.0, 199.0)
+    editor.set_selection(40, 60)
+    qtbot.keyClick(editor, Qt.Key.Key_Z)
+    a, b = editor.view()
+    assert 37 <= a <= 40 and 59 <= b <= 62  # 20 frames fill the plot
+    # zoomed in, a pen stroke lands on exactly the frames under the pen, at the values drawn
+    editor.set_selection(0, 0)
+    before = editor.energy()
+    p0, p1 = editor.point_for(45, 0.8).toPoint(), editor.point_for(55, 0.2).toPoint()
+    assert p1.x() - p0.x() > 10 * (r.width() / 30)  # well over a pixel per frame: really zoomed
+    qtbot.mousePress(editor, Qt.MouseButton.LeftButton, pos=p0)
+    qtbot.mouseMove(editor, pos=p1)
+    qtbot.mouseRelease(editor, Qt.MouseButton.LeftButton, pos=p1)
+    after = editor.energy()
+    changed = np.flatnonzero(np.abs(after - before) > 1e-6)
+    assert changed.min() == 45 and changed.max() == 55
+    assert after[45] == pytest.approx(editor.value_at(p0.y()), abs=1e-6)
+    assert after[55] == pytest.approx(editor.value_at(p1.y()), abs=1e-6)
+    assert after[50] == pytest.approx((after[45] + after[55]) / 2, abs=1e-3)  # a straight line between
+    # the curve round-trips through the panel after an edit: the same clip keeps its zoom
+    view = editor.view()
+    editor.set_curve(after, editor.predicted(), duration=2.0)
+    assert editor.view() == view
+    # Shift+wheel and the scroll bar move along; the ruler seeks through the view
+    _wheel(editor, editor.point_for(50, 0.5).toPoint(), -2, Qt.KeyboardModifier.ShiftModifier)
+    assert editor.view()[0] > a
+    editor.scroll.setValue(editor.scroll.maximum())
+    assert editor.view()[1] == pytest.approx(199.0, abs=0.05)
+    first = editor.view()[0]
+    with qtbot.waitSignal(editor.seek_requested, timeout=1000) as sig:
+        qtbot.mousePress(editor, Qt.MouseButton.LeftButton, pos=QPoint(int(r.left()), int(r.bottom() + 8)))
+    assert sig.args[0] == pytest.approx(first / 199.0 * 2.0, abs=0.01)
+    with qtbot.waitSignal(editor.seek_requested, timeout=1000) as sig:  # dragging along the ruler scrubs
+        qtbot.mouseMove(editor, QPoint(int(r.right()), int(r.bottom() + 8)))
+    assert sig.args[0] == pytest.approx(2.0, abs=0.01)
+    qtbot.mouseRelease(editor, Qt.MouseButton.LeftButton, pos=QPoint(int(r.right()), int(r.bottom() + 8)))
+    # a new clip (another length) opens fitted; a zoomed paint draws
+    editor.set_curve(np.full(120, 0.3, np.float32), None, duration=1.2)
+    assert editor.view() == (0.0, 119.0)
+    editor.zoom(6.0)
+    editor.set_waveform(np.random.default_rng(2).normal(0, 0.2, 26460))
+    editor.set_playhead(0.6)
+    assert editor.grab().toImage().width() == 600
+
+
 # ---------------------------------------------------------------------------- prompt, takes
 def test_prompt_completes_from_vocabulary_and_accepts_free_text(qtbot, tmp_path):
     vocab = tmp_path / "v.json"
