@@ -4,7 +4,7 @@ round trip of a foleyed edit, takes, many clips, docking and theme, undo, and er
 
 from __future__ import annotations
 
-from ui_support import close_panel, new_panel, wait_preview  # noqa: I001 - first: Qt platform, skips
+from ui_support import close_panel, edit, new_panel, panel, wait_preview  # noqa: F401, I001 - first: Qt platform, skips
 
 import numpy as np
 import opentimelineio as otio
@@ -13,20 +13,7 @@ import soundfile as sf
 from PySide6.QtCore import QPoint, Qt
 
 from melfoley.ui.panel import FoleyPanel
-from melfoley.ui.sample_edit import make_edit
 from melfoley.ui.timeline_view import RULER, playback_take
-
-
-@pytest.fixture
-def edit(corpus, tmp_path):
-    return make_edit(tmp_path / "edit.otio", corpus / "video", extras=True)
-
-
-@pytest.fixture
-def panel(qtbot):
-    p = new_panel(qtbot, (1440, 900))
-    yield p
-    close_panel(p)
 
 
 def _generate(qtbot, panel, ids, **settings):
@@ -77,7 +64,7 @@ def test_timeline_is_the_edit_in_time(qtbot, panel, edit, tmp_path):
     qtbot.mouseClick(tv, Qt.MouseButton.LeftButton, pos=QPoint(int(tv.x_of(0.8)), RULER // 2))
     assert panel.player.position() == pytest.approx(0.8, abs=2 / tv.px_per_s + 0.01)
     # the marker is edited on the timeline; the batch's job reads the new prompt for that range
-    panel.edit_marker("V1/0", 0, "glass clink")
+    panel.edit_marker(0, "glass clink")
     assert tv.data.markers[0][2] == "glass clink"
     segs = s.job("V1/0").segments
     assert any(seg.prompt == "glass clink" for seg in segs) and not any(seg.prompt == "door knock" for seg in segs)

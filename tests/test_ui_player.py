@@ -99,3 +99,97 @@ def test_transport_frame_follows_playhead(qtbot, no_device):
     assert img.pixelColor(int(r.center().x()), int(r.center().y())).red() == pytest.approx(120, abs=3)
     assert transport.time_label.text() == "00:00:00:15"  # SMPTE at the clip's rate (25 fps here)
     assert transport.viewer.frame_number() == 15
+
+
+def _freq(x, rate):
+    """The dominant frequency of ``x`` (Hz)."""
+    spec = np.abs(np.fft.rfft(x * np.hanning(x.size)))
+    return float(np.argmax(spec) * rate / x.size)
+
+
+def _tone_at(freq, seconds, rate=22050, amp=0.5):
+    t = np.arange(int(seconds * rate)) / rate
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_shuttle_speeds_are_heard_resampled_and_reversed(qtbot, no_device):
+    """J/K/L off 1x plays the audio: 2x doubles the pitch, 0.5x halves it, reverse reads it
+    backwards, and 4x does not fold a high tone back down at full level (the box filter)."""
+    rate = 22050
+    player = Player()
+    player.load(_tone_at(1000, 2.0), rate)
+    for speed, want in ((2.0, 2000.0), (0.5, 500.0), (-1.0, 1000.0), (-2.0, 2000.0)):
+        player.seek(1.0)
+        player.shuttle(speed)
+        before = player._pos
+        out, done = player.render(4096)
+        assert not done and player.shuttle_rate() == speed
+        assert _freq(out, rate) == pytest.approx(want, abs=15)
+        assert player._pos - before == pytest.approx(speed * 4096)  # the playhead follows the speed
+        player.stop()
+    # reverse is the buffer read backwards, sample for sample
+    ramp = np.linspace(-0.5, 0.5, rate, dtype=np.float32)
+    player.load(ramp, rate)
+    player.seek(0.5)
+    at = int(player._pos)
+    player.shuttle(-1.0)
+    out, _ = player.render(1000)
+    assert np.allclose(out, ramp[at - 999:at + 1][::-1], atol=1e-6)
+    # reverse runs to the start and stops there
+    player.seek(0.01)
+    player.shuttle(-1.0)
+    out, done = player.render(1000)
+    assert done and player.position() == 0.0 and np.abs(out[300:]).max() == 0.0
+    # 4x of a 5 kHz tone: without a filter it would alias to 2050 Hz at full level
+    player.load(_tone_at(5000, 2.0), rate)
+    player.seek(0.2)
+    player.shuttle(4.0)
+    out, _ = player.render(4096)
+    assert np.sqrt(np.mean(out ** 2)) < 0.5 / np.sqrt(2) * 10 ** (-15 / 20)
+    player.close()
+
+
+def test_scrub_without_a_device_moves_the_playhead_silently(qtbot, no_device):
+    player = Player()
+    player.load(_tone(1.0), 22050)
+    with qtbot.waitSignal(player.device_message, timeout=3000):
+        player.scrub(0.3)
+    assert player.position() == pytest.approx(0.3, abs=1e-3) and player._stream is None
+    player.scrub(0.2)  # said once; scrubbing goes on
+    assert player.position() == pytest.approx(0.2, abs=1e-3)
+    player.close()
+
+
+def test_null_device_plays_reverse_and_varispeed_through_a_stream(qtbot, null_device):
+    """Off 1x the audio goes out through a real PortAudio stream (ALSA's null PCM takes it as fast
+    as it is made), and the callback, not the silent clock, moves the playhead to the end."""
+    player = Player(tick_ms=10)
+    player.load(_tone(1.0), 22050)
+    for start, speed, end in ((0.9, -2.0, 0.0), (0.2, 0.5, 1.0)):
+        player.seek(start)
+        player.shuttle(speed)
+        assert player._stream is not None and player._silent_t0 is None  # sound, not the silent clock
+        qtbot.waitUntil(lambda: not player.is_playing(), timeout=5000)
+        assert player.position() == pytest.approx(end, abs=0.01)
+    player.close()
+
+
+def test_scrub_plays_grains_at_the_playhead(qtbot, null_device):
+    from melfoley.ui.player import GRAIN_EDGE_S, GRAIN_S, grain
+
+    rate = 22050
+    ramp = np.linspace(-0.5, 0.5, rate, dtype=np.float32)
+    g = grain(ramp, 11025, rate)
+    e, n = int(GRAIN_EDGE_S * rate), int(GRAIN_S * rate)
+    assert g.shape[0] == n and abs(g[0]) < 1e-6 and abs(g[-1]) < 1e-3  # faded edges: no clicks
+    assert np.allclose(g[e:n - e], ramp[11025 + e:11025 + n - e])
+    back = grain(ramp, 11025, rate, backwards=True)
+    assert np.allclose(back[e:n - e], ramp[11025 - n:11025][::-1][e:n - e])  # a drag back plays backwards
+    player = Player(tick_ms=10)
+    player.load(_tone(1.0), rate)
+    player.scrub(0.5)
+    assert player.position() == pytest.approx(0.5, abs=1e-3) and not player.is_playing()
+    assert player._stream is not None  # the grain goes out through a real stream
+    qtbot.waitUntil(lambda: player._grain is None, timeout=2000)  # the callback played it
+    qtbot.waitUntil(lambda: player._stream is None, timeout=2000)  # and the output closes when idle
+    player.close()

@@ -17,6 +17,22 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 
 
+@pytest.fixture
+def panel(qtbot):
+    """A 1440x900 panel with the debug engine, shut down after the test."""
+    p = new_panel(qtbot, (1440, 900))
+    yield p
+    close_panel(p)
+
+
+@pytest.fixture
+def edit(corpus, tmp_path):
+    """The small edit over the corpus videos, with a dialogue track and a ``foley:`` marker."""
+    from melfoley.ui.sample_edit import make_edit
+
+    return make_edit(tmp_path / "edit.otio", corpus / "video", extras=True)
+
+
 def new_panel(qtbot, size=(1440, 860)):
     from melfoley.ui.panel import FoleyPanel
 
@@ -31,6 +47,9 @@ def close_panel(p) -> None:
     if p.session is not None:
         p.session.dirty = False
     p.shutdown()
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()  # reports queued by the finished jobs land while the panel still exists
 
 
 def wait_preview(qtbot, panel, cid):

@@ -198,6 +198,10 @@ def handle(kind: str, payload: dict, sessions: dict, emit, check):
         get_engine(payload["engine"], **(payload.get("options") or {}))
         return True
     session = _session(payload["doc"], sessions)
+    if payload["doc"].get("markers") is not None:  # the panel's foley: markers (added, moved, edited)
+        from .markers import Marker
+
+        session.set_markers(Marker(float(a), float(b), str(t)) for a, b, t in payload["doc"]["markers"])
     _apply(session, payload.get("settings", {}))
     session.default_prompt = payload.get("default_prompt", session.default_prompt)
     if kind == "thumbnails":
@@ -207,6 +211,8 @@ def handle(kind: str, payload: dict, sessions: dict, emit, check):
                                     options=payload.get("options") or {})
     if kind == "frame":
         return render.frame_at(session, payload["clip_id"], payload["seconds"], payload["size"])
+    if kind == "frames":
+        return render.frames_at(session, payload["clip_id"], payload["first"], payload["count"], payload["size"])
     if kind == "generate":
         return render.generate_clips(session, payload["engine"], payload["tasks"], emit, check,
                                      default_engine=payload.get("default_engine", DEFAULT_ENGINE),

@@ -32,6 +32,7 @@ from .engine_host import shared_host
 from .flow import FlowLayout, fixed_lines
 from .messages import needs_weights, panel_words
 from .panel_actions import PanelActions
+from .panel_markers import PanelMarkers
 from .panel_transport import PanelTransport
 from .player import Player, Transport, frame_pixmap
 from .render import ClipPreview
@@ -56,7 +57,7 @@ def default_engine_names() -> tuple[list[str], str]:
     return names, default
 
 
-class FoleyPanel(PanelTransport, PanelActions, QWidget):
+class FoleyPanel(PanelTransport, PanelActions, PanelMarkers, QWidget):
     timeline_opened = Signal(str)
     generation_finished = Signal(dict)   # {"done": [...], "failed": [...]} or {"cancelled": True}
     exported = Signal(object)            # ExportSummary
@@ -84,6 +85,7 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
         self._closed = False
         self._build(engines)
         self._init_transport()
+        self._init_markers()
         self.runner.busy_changed.connect(lambda _busy: self._sync_buttons())
         self._autosave = QTimer(self)
         self._autosave.setSingleShot(True)
@@ -144,8 +146,7 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
 
         self.timeline = TimelineView()
         self.timeline.selection_changed.connect(self._timeline_selected)
-        self.timeline.seek_requested.connect(self.seek_edit)
-        self.timeline.marker_edit_requested.connect(lambda cid, i: self.edit_marker(cid, i))
+        self.timeline.seek_requested.connect(lambda t: self.seek_edit(t, scrub=True))
         self.clips = ClipListView()
         self.clips.selection_changed.connect(self._on_selection)
         self.tabs = QTabWidget()
@@ -363,7 +364,8 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
     def _doc(self) -> dict:
         """What the engine process needs to open the same edit."""
         return {"path": str(self.session.path),
-                "media_root": str(self.session.media_root) if self.session.media_root else None}
+                "media_root": str(self.session.media_root) if self.session.media_root else None,
+                "markers": [list(m) for m in self.session.markers]}
 
     def _settings(self, clip_ids) -> dict:
         return {cid: settings_io.to_metadata(self.session.state(cid).settings) for cid in clip_ids}
@@ -392,6 +394,8 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
     def _preview_failed(self, key, msg: str) -> None:
         """The engine could not preview the clip: said in the panel's words; changing the engine,
         the settings or the weights folder tries again (the clip is not marked undoable)."""
+        if self._closed:
+            return
         text = panel_words(msg)
         self.preview_errors[key] = text
         if self.current == key[0] and self._engine_of(key[0]) == key[1]:
@@ -401,6 +405,8 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
             self.say(text, error=True)
 
     def _preview_ready(self, key, pv: ClipPreview) -> None:
+        if self._closed:
+            return
         self.previews[key] = pv
         if self.current == key[0] and self._engine_of(key[0]) == key[1]:
             self._apply_preview(key[0], pv)
@@ -501,29 +507,6 @@ class FoleyPanel(PanelTransport, PanelActions, QWidget):
         ids = [c for c in self.selected if c in self.session.states]
         self.push_settings({cid: replace(self.session.state(cid).settings, **self._clipboard) for cid in ids},
                            f"paste settings on {len(ids)} clips")
-
-    def edit_marker(self, cid: str, index: int, text: str | None = None) -> None:
-        """A ``foley:`` marker's prompt, edited on the timeline (kept as the clip's range prompt)."""
-        from PySide6.QtWidgets import QInputDialog
-
-        from melfoley.plugin.jobs import marker_prompt
-
-        st = self.session.state(cid)
-        m = st.clip.markers[index]
-        a = round(float(m.record_start - st.clip.record_offset), 6)
-        b = round(float(m.record_end - st.clip.record_offset), 6)
-        ranges = {(r[0], r[1]): r[2] for r in st.settings.prompts}
-        now = ranges.get((a, b), marker_prompt(m) or "")
-        if text is None:
-            text, ok = QInputDialog.getText(self, "foley: marker", "Sound event of this range", text=now)
-            if not ok:
-                return
-        ranges[(a, b)] = text.strip()
-        self.push_settings({cid: replace(st.settings, prompts=tuple((x, y, t) for (x, y), t in sorted(ranges.items())))},
-                           "marker prompt")
-        self.timeline.data.markers = [(ma, mb, text.strip() if (c, i) == (cid, index) else t, c, i)
-                                      for ma, mb, t, c, i in self.timeline.data.markers]
-        self.timeline._dirty()
 
     # ------------------------------------------------------------------ takes
     def _on_take(self, index: int) -> None:

@@ -72,6 +72,7 @@ class PanelActions:
         job.signals.failed.connect(lambda msg: self._batch_done({"done": [], "failed": [], "error": msg}, {}, engine))
         job.signals.cancelled.connect(lambda: self._batch_done({"cancelled": True}, {}, engine))
         self._gen_settings = {cid: self.session.state(cid).settings for cid in ids_now}
+        self._gen_markers = {cid: self.session.clip_markers(cid) for cid in ids_now}
         for cid in ids_now:
             self._set_status(cid, "generating")
         self.runner.start(job)
@@ -86,10 +87,10 @@ class PanelActions:
             self.timeline.set_status(cid, status)
 
     def _on_takes_ready(self, cid: str, takes: list) -> None:
-        self.session.set_takes(cid, takes, getattr(self, "_gen_settings", {}).get(cid))
+        self.session.set_takes(cid, takes, getattr(self, "_gen_settings", {}).get(cid),
+                               getattr(self, "_gen_markers", {}).get(cid))
         st = self.session.state(cid)
-        if st.generated_with is not None and st.settings != st.generated_with:
-            self.session.set_settings(cid, st.settings)  # edited while it rendered: stale at once
+        self.session._refresh(cid)  # settings or markers edited while it rendered: stale at once
         self._set_status(cid, st.status, "")
         self.timeline.set_take(cid, playback_take(self.session, cid), st.settings)
         self._autosave.start()

@@ -5,8 +5,12 @@ A mixin of :class:`melfoley.ui.panel.FoleyPanel`. Two modes: *clip* (the selecte
 positions are clip seconds) and *edit* (``Play edit``: the Foley lanes of the edit are mixed
 over the range by :class:`melfoley.ui.edit_mix.EditMixer`, with each take's gain, fades and
 nudge, and positions are seconds from the edit's start). Either way the playhead runs on the
-timeline, on the curve and in the viewer; when the playhead stops, the viewer's frame is
-decoded at the size shown (``frame`` requests to the engine process, latest one wins).
+timeline, on the curve and in the viewer, and the viewer shows frames decoded at the size it
+shows them, paused or playing: the engine process decodes runs of frames ahead of the
+playhead (``frames`` requests, one in flight, the latest wish wins; backwards when the
+shuttle runs backwards), they are cached at that size (``FRAME_CACHE_MB``), and a resize
+of the viewer decodes again at the new size. The preview frame shows only where a decode
+has not landed yet (``Viewer.sharp`` says which).
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ from .workers import host_job
 
 EDIT_CHUNK_S = 120.0  # seconds of the edit mixed per load when playing across clips
 SHUTTLE = (1.0, 2.0, 4.0, 8.0)
+FRAME_CHUNK = 12       # frames decoded per request while playing (half a second at 24/25 fps)
+FRAME_AHEAD = 10       # frames ahead of the playhead kept decoded while playing (times the speed)
+FRAME_CACHE_MB = 320   # decoded frames kept (at the size shown)
+FRAME_SIZE_SLACK = 1.25  # a frame decoded up to this much larger is shown scaled down, not decoded again
+SLOW = 0.5  # Shift+L / Shift+J: half speed forward / backward (again: a quarter)
 
 
 class PanelTransport:
@@ -30,10 +39,18 @@ class PanelTransport:
         self.mixer = EditMixer()
         self.loop_in: float | None = None
         self.loop_out: float | None = None
-        self._frames: dict[tuple, object] = {}
+        self._frames: dict[tuple, object] = {}  # (clip id, frame, size) -> frame, oldest first
+        self._frame_bytes = 0
+        self._frame_bad: set = set()  # frames the engine process could not decode
+        self._frame_sizes: set = set()  # sizes frames were decoded at
         self._frame_busy = False
-        self._frame_want: tuple | None = None
-        self._shown_frame: tuple | None = None
+        self._frame_want: tuple | None = None     # (clip id, first, count, size)
+        self._frame_flight: tuple | None = None   # the request the engine process is decoding
+        self._resize_timer = QTimer(self)
+        self._resize_timer.setSingleShot(True)
+        self._resize_timer.setInterval(80)
+        self._resize_timer.timeout.connect(self._viewer_resized)
+        self.viewer.resized.connect(self._resize_timer.start)
         t = self.transport
         t.requested.connect(self.transport_key)
         t.edit_box.toggled.connect(self._mode_changed)
@@ -52,6 +69,8 @@ class PanelTransport:
                 Qt.Key.Key_B: self.takes.toggle_ab}
         for key, slot in keys.items():
             QShortcut(QKeySequence(key), self, slot, context=ctx)
+        for seq, name in (("Shift+L", "slow_l"), ("Shift+J", "slow_j")):  # K+L / K+J of Pro Tools
+            QShortcut(QKeySequence(seq), self, lambda k=name: self.transport_key(k), context=ctx)
 
     def _play_state(self, playing: bool) -> None:
         if not playing:  # stopped: the meter falls, the frame at the playhead is decoded sharp
@@ -101,24 +120,29 @@ class PanelTransport:
     def _in_buffer(self, t: float) -> bool:
         return self.player.start() <= t <= self.player.start() + self.player.duration()
 
-    def seek_edit(self, t: float) -> None:
-        """Seek to ``t`` seconds of the edit (a click or drag on the timeline ruler scrubs)."""
+    def seek_edit(self, t: float, *, scrub: bool = False) -> None:
+        """Seek to ``t`` seconds of the edit; ``scrub`` (a click or drag on the timeline ruler)
+        also plays a short grain of the Foley there when the transport is stopped."""
         if not self.session:
             return
+        move = self.player.scrub if scrub else self.player.seek
         if self.edit_mode():
             if not self._in_buffer(t):
                 self._load_edit(t)
-            self.player.seek(t)
-            self._on_position(self.player.position())
+            move(t)
         else:
             cid = self.clip_at(t)
             if cid and cid != self.current:
                 self.clips.select_ids([cid])
-            self.player.seek(t - self._clip_start(self.current))
-            self._on_position(self.player.position())
+            move(t - self._clip_start(self.current))
+        self._on_position(self.player.position())
 
     def _curve_seek(self, seconds: float) -> None:
-        self.seek_edit(self._clip_start(self.current) + seconds) if self.edit_mode() else self.player.seek(seconds)
+        """A click or drag on the curve's time ruler scrubs the clip."""
+        if self.edit_mode():
+            self.seek_edit(self._clip_start(self.current) + seconds, scrub=True)
+        else:
+            self.player.scrub(seconds)
 
     def clip_at(self, t: float) -> str | None:
         """The picture clip under edit time ``t`` (the top picture track wins)."""
@@ -149,9 +173,15 @@ class PanelTransport:
             nxt = next((r for r in SHUTTLE if r > rate), SHUTTLE[-1]) if rate > 0 else 1.0
             p.shuttle(nxt)
         elif key == "j":
+            if self.edit_mode() and not p.duration():
+                self._load_edit(0.0)
             rate = p.shuttle_rate()
             nxt = -next((r for r in SHUTTLE if r > -rate), SHUTTLE[-1]) if rate < 0 else -1.0
             p.shuttle(nxt)
+        elif key in ("slow_l", "slow_j"):
+            sign = 1.0 if key == "slow_l" else -1.0
+            rate = p.shuttle_rate() * sign
+            p.shuttle(sign * (SLOW / 2 if rate == SLOW else SLOW))
         elif key in ("back", "fwd"):
             p.step(-1 if key == "back" else 1, self._fps())
         elif key == "home":
@@ -218,48 +248,119 @@ class PanelTransport:
         self.show_clip_position(clip_t, cid)
 
     def show_clip_position(self, clip_t: float, cid: str | None = None) -> None:
-        """The viewer at ``clip_t``: a decoded frame at the size shown when there is one, else the
-        preview frame; and a request for the sharp frame (at once when paused)."""
+        """The viewer at ``clip_t``: the frame decoded at the size shown when there is one, else the
+        preview frame; and the decode of what is missing (at once when paused, ahead when playing)."""
         cid = cid or self.current
         if not self.session or cid is None or self.session.state(cid).problem:
             return
         self._viewer_cid = cid
         size = self.viewer.wanted_size()
-        key = (cid, frame_of(clip_t, self.session.state(cid).clip.rate), size)
-        sharp = self._frames.get(key)
-        if cid == self.current:
-            self.transport.show_position(clip_t, sharp_frame=sharp)
-        elif sharp is not None:
+        fno = frame_of(clip_t, self.session.state(cid).clip.rate)
+        sharp = self._cached(cid, fno, size)
+        if cid == self.current or sharp is not None:
             self.transport.show_position(clip_t, sharp_frame=sharp)
         else:
             self.viewer.set_time(clip_t)
-        if sharp is None and not self.player.is_playing():  # sharp when paused; preview frames while playing
-            self._frame_want = (key, clip_t)
-            if not self._frame_busy:
-                self._next_frame()
+        self._want_frames(cid, fno, size)
+
+    def _cached(self, cid: str, fno: int, size: int):
+        """A decoded frame for ``size``: decoded at it, or a little larger (shown scaled down, never up)."""
+        f = self._frames.get((cid, fno, size))
+        if f is None:
+            for s in sorted(self._frame_sizes):
+                if size < s <= size * FRAME_SIZE_SLACK:
+                    f = self._frames.get((cid, fno, s))
+                    if f is not None:
+                        break
+        return f
+
+    def _viewer_resized(self) -> None:
+        """The viewer changed size: its frame is decoded again at the new size."""
+        cid = getattr(self, "_viewer_cid", None)
+        if self.session and cid in self.session.states:
+            self.show_clip_position(self.viewer.seconds, cid)
+
+    def _want_frames(self, cid: str, fno: int, size: int) -> None:
+        """Ask for the frames the viewer will show next: the one at the playhead when paused (then
+        runs after and before it, so L and J start sharp); while playing, a run ahead in the play
+        direction (longer at higher speeds)."""
+        clip = self.session.state(cid).clip
+        last = max(0, int(float(clip.duration) * float(clip.rate) + 1e-6) - 1)
+        rate = self.player.shuttle_rate()
+        back = rate < 0
+        if (cid, fno, size) in self._frame_bad:
+            return
+        if not self.player.is_playing() and self._cached(cid, fno, size) is None:
+            want = (cid, fno, 1, size)
+        else:
+            reach = FRAME_AHEAD * max(1, int(round(abs(rate) or 1)))
+            runs = [back] if self.player.is_playing() else [False, True]  # paused: after it, then before it
+            want = None
+            for backwards in runs:
+                look = (range(fno, max(-1, fno - reach), -1) if backwards
+                        else range(fno, min(last + 1, fno + reach + 1)))
+                missing = next((f for f in look if self._cached(cid, f, size) is None
+                                and (cid, f, size) not in self._frame_bad), None)
+                if missing is not None:
+                    if backwards:
+                        first = max(0, missing - FRAME_CHUNK + 1)
+                        want = (cid, first, missing - first + 1, size)
+                    else:
+                        want = (cid, missing, min(FRAME_CHUNK, last - missing + 1), size)
+                    break
+            if want is None:
+                return
+        fl = self._frame_flight
+        if fl is not None and fl[0] == cid and fl[3] == size and fl[1] <= want[1] < fl[1] + fl[2]:
+            return  # already being decoded
+        self._frame_want = want
+        if not self._frame_busy:
+            self._next_frame()
 
     def _next_frame(self) -> None:
         if self._frame_want is None or not self.session or self._closed:
             self._frame_busy = False
+            self._frame_flight = None
             return
-        (cid, fno, size), clip_t = self._frame_want
+        cid, first, count, size = want = self._frame_want
         self._frame_want = None
         self._frame_busy = True
-        job = host_job(shared_host("preview"), "frame",
-                       {"doc": self._doc(), "clip_id": cid, "seconds": clip_t, "size": size}, "frame")
-        key = (cid, fno, size)
-        job.signals.result.connect(lambda frame, k=key, t=clip_t: self._frame_ready(k, t, frame))
-        job.signals.finished.connect(lambda: QTimer.singleShot(0, self._next_frame))
+        self._frame_flight = want
+        job = host_job(shared_host("preview"), "frames",
+                       {"doc": self._doc(), "clip_id": cid, "first": first, "count": count, "size": size}, "frame")
+        job.signals.result.connect(lambda frames, w=want: self._frames_ready(w, frames))
+        job.signals.failed.connect(lambda _msg, w=want: self._frames_failed(w))
+        job.signals.finished.connect(lambda: QTimer.singleShot(0, self._frame_done))
         self.runner.start(job)
 
-    def _frame_ready(self, key, clip_t: float, frame) -> None:
+    def _frame_done(self) -> None:
+        """A decode finished: the next wish, or what the playhead needs now (paused: the run after it)."""
+        self._frame_flight = None
+        cid = getattr(self, "_viewer_cid", None)
+        if not self._closed and self._frame_want is None and self.session and cid in self.session.states \
+                and not self.session.state(cid).problem:
+            self._want_frames(cid, frame_of(self.viewer.seconds, self.session.state(cid).clip.rate),
+                              self.viewer.wanted_size())
+        self._next_frame()
+
+    def _frames_failed(self, want) -> None:
+        cid, first, count, size = want
+        self._frame_bad.update((cid, first + k, size) for k in range(count))  # not asked for again
+
+    def _frames_ready(self, want, frames) -> None:
         if self._closed:
             return
-        self._frames[key] = frame
-        while len(self._frames) > 96:
-            self._frames.pop(next(iter(self._frames)))
-        cid = key[0]
-        shown = self.viewer.seconds
-        if (self.session and getattr(self, "_viewer_cid", None) == cid
-                and frame_of(shown, self.session.state(cid).clip.rate) == key[1]):
-            self.transport.show_position(clip_t, sharp_frame=frame)
+        cid, first, _count, size = want
+        for k, frame in enumerate(frames):
+            key = (cid, first + k, size)
+            if key not in self._frames:
+                self._frames[key] = frame
+                self._frame_bytes += frame.nbytes
+                self._frame_sizes.add(size)
+        while self._frame_bytes > FRAME_CACHE_MB * 1e6 and len(self._frames) > len(frames):
+            self._frame_bytes -= self._frames.pop(next(iter(self._frames))).nbytes
+        if self.session and getattr(self, "_viewer_cid", None) == cid:
+            shown = frame_of(self.viewer.seconds, self.session.state(cid).clip.rate)
+            frame = self._cached(cid, shown, self.viewer.wanted_size())
+            if frame is not None and first <= shown < first + len(frames):
+                self.transport.show_position(self.viewer.seconds, sharp_frame=frame)

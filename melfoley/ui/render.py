@@ -100,18 +100,31 @@ def measure(audio, sample_rate: int) -> dict:
 def frame_at(session, clip_id: str, seconds: float, size: int) -> np.ndarray:
     """The frame the edit shows ``seconds`` into the clip, decoded with its short side ``size``
     (the viewer asks for the size it shows, so nothing is blown up from a thumbnail)."""
+    rate = float(session.state(clip_id).clip.rate)
+    return frames_at(session, clip_id, int(np.floor(float(seconds) * rate + 1e-6)), 1, size)[0]
+
+
+def frames_at(session, clip_id: str, first: int, count: int, size: int) -> np.ndarray:
+    """Frames ``first`` .. ``first + count - 1`` of the clip (numbered at the edit's rate from the
+    clip's start) as the edit shows them (speed, reverse and freeze applied), decoded in one pass
+    at the short side ``size``: what the viewer decodes ahead of the playhead [count, H, W, 3]."""
     from melfoley.core.video import read_frames
 
     video, start, media_dur, info = session.media_window(clip_id)
     clip = session.state(clip_id).clip
+    rate, fps = float(clip.rate), float(info.fps or 25)
     s = abs(clip.time_scalar)
-    t = min(max(0.0, float(seconds)), max(0.0, float(clip.duration) - 1e-3))
-    at = start if s == 0 else start + (float(clip.duration) - t if clip.time_scalar < 0 else t) * s
-    at = min(at, start + max(0.0, media_dur - 1.0 / float(info.fps or 25)))
-    got = read_frames(video, at, 1.5 / float(info.fps or 25), size=int(size), clip_id=clip_id)
+    t = np.clip((first + np.arange(max(1, int(count)))) / rate, 0.0, max(0.0, float(clip.duration) - 1e-3))
+    at = np.full(t.shape, start) if s == 0 else start + (
+        (float(clip.duration) - t) if clip.time_scalar < 0 else t) * s
+    at = np.minimum(at, start + max(0.0, media_dur - 1.0 / fps))
+    lo = float(at.min())
+    got = read_frames(video, lo, float(at.max()) - lo + 1.5 / fps, size=int(size), clip_id=clip_id)
     if not len(got.frames):
-        raise MelfoleyError(f"clip {clip_id}: no frame at {seconds:.3f} s in {video}")
-    return np.ascontiguousarray(got.frames[0])
+        raise MelfoleyError(f"clip {clip_id}: no frame at {first / rate:.3f} s in {video}")
+    # each wanted time shows the first frame at or after it (as a single-frame decode would)
+    k = np.clip(np.searchsorted(got.times, at - 1e-3), 0, len(got.frames) - 1)
+    return np.ascontiguousarray(got.frames[k])
 
 
 def join_segments(per_segment: list[list]) -> list:

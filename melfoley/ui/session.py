@@ -44,6 +44,7 @@ class ClipState:
     status: str = "not generated"
     detail: str = ""
     generated_with: ClipSettings | None = None  # settings of the current takes (for "stale")
+    made_markers: tuple | None = None  # the prompt markers over the clip when its takes were made
 
     @property
     def problem(self) -> str | None:
@@ -72,6 +73,10 @@ class Session:
         #: the edit the user started from (a reopened ``.foley.otio`` names it), never written
         self.origin = Path(str(top["source_timeline"])) if top.get("source_timeline") else self.path
         self.reopened = 0  # clips whose takes came from stems already in the edit
+        from .markers import from_scan
+
+        #: the edit's ``foley:`` markers (melfoley.ui.markers.Marker), as the panel edits them
+        self.markers = from_scan(scan.clips)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -118,7 +123,12 @@ class Session:
             scan = find_picture_clips(read_timeline(auto), media_root=self.media_root)
         except MelfoleyError:
             return
+        from .markers import from_scan
+
         restored = 0
+        if from_scan(scan.clips) != self.markers:
+            self.set_markers(from_scan(scan.clips))
+            restored += 1
         for clip in scan.clips:
             st = self.states.get(clip.clip_id)
             if st is not None and clip.metadata:
@@ -217,7 +227,7 @@ class Session:
             return new
         st.settings = new
         self.dirty = True
-        if st.takes and st.generated_with is not None and not _same_render(new, st.generated_with):
+        if st.takes and st.generated_with is not None and not self._fresh(clip_id):
             st.status = "stale"
         return new
 
@@ -229,13 +239,55 @@ class Session:
             return
         st.settings = settings
         self.dirty = True
-        if st.takes and st.generated_with is not None and st.status in ("done", "stale"):
-            st.status = "done" if _same_render(settings, st.generated_with) else "stale"
+        self._refresh(clip_id)
 
-    def set_takes(self, clip_id: str, takes: list, settings: ClipSettings | None = None) -> None:
+    def _refresh(self, clip_id: str) -> None:
+        st = self.state(clip_id)
+        if st.takes and st.generated_with is not None and st.status in ("done", "stale"):
+            st.status = "done" if self._fresh(clip_id) else "stale"
+
+    def _fresh(self, clip_id: str) -> bool:
+        """The takes were made with the clip's present settings and prompt markers."""
+        st = self.state(clip_id)
+        return _same_render(st.settings, st.generated_with) and (
+            st.made_markers is None or st.made_markers == self.clip_markers(clip_id))
+
+    def clip_markers(self, clip_id: str) -> tuple:
+        """The prompt markers over the clip: (start, end, text), seconds from the clip's start."""
+        from .markers import text_of
+
+        c = self.state(clip_id).clip
+        out = []
+        for m in c.markers:
+            t = text_of(m)
+            if t:
+                out.append((round(float(m.record_start - c.record_offset), 6),
+                            round(float(m.record_end - c.record_offset), 6), t))
+        return tuple(sorted(out))
+
+    def set_markers(self, markers) -> bool:
+        """Put the edit's prompt markers (the undo stack comes through here): on the timeline
+        (where ``melfoley batch`` reads them when it is saved) and on every clip; clips whose
+        takes were made under other markers go stale. False when nothing changed."""
+        from .markers import clip_markers, put_on_timeline
+
+        markers = tuple(sorted(markers))
+        if markers == self.markers:
+            return False
+        self.markers = markers
+        put_on_timeline(self.source.timeline, markers, self.source.rate)
+        for cid, st in self.states.items():
+            st.clip = replace(st.clip, markers=clip_markers(st.clip, markers, self.source.rate))
+            self._refresh(cid)
+        self.dirty = True
+        return True
+
+    def set_takes(self, clip_id: str, takes: list, settings: ClipSettings | None = None,
+                  markers: tuple | None = None) -> None:
         st = self.state(clip_id)
         st.takes = list(takes)
         st.generated_with = settings or st.settings
+        st.made_markers = self.clip_markers(clip_id) if markers is None else tuple(markers)
         st.status, st.detail = "done", ""
         k = st.settings.kept
         if k is not None and not (k < len(takes) and int(takes[k].seed) == st.settings.kept_seed):

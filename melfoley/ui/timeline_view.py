@@ -7,10 +7,16 @@ lane's half height: a -30 dBFS take looks quiet, a clipped one fills the lane).
 repaint only visits what is on screen (a binary search per lane). ``TimelineView`` paints
 into a cached layer (the playhead is drawn over it, so playback costs a line) and emits:
 ``selection_changed(list[str])`` (click, Ctrl/Shift-click, rubber band), ``seek_requested
-(float)`` (click or drag on the ruler: scrubbing, seconds from the edit's start) and
-``marker_edit_requested(str, int)`` (double-click on a marker). Zoom: the mouse wheel
-(around the pointer), ``+`` / ``-``, ``F`` fits the edit, ``Z`` zooms to the selection;
-Shift+wheel or the scroll bar moves along the edit.
+(float)`` (click or drag on the ruler: scrubbing, seconds from the edit's start). Zoom: the
+mouse wheel (around the pointer), ``+`` / ``-``, ``F`` fits the edit, ``Z`` zooms to the
+selection; Shift+wheel or the scroll bar moves along the edit.
+
+The ``foley:`` markers have their own row under the ruler, where they are edited: drag a
+marker to move it (its edges to change its range: ``marker_moved(index, start, end)`` on
+release, whole frames), double-click it to retext it (``marker_edit_requested(index)``),
+double-click the empty row to add one there (``marker_add_requested(seconds)``), Delete
+removes the marker clicked (``marker_delete_requested(index)``); a right-click offers the
+same. The panel puts every change through its undo stack.
 """
 
 from __future__ import annotations
@@ -63,7 +69,8 @@ class Lane:
 class TimelineData:
     lanes: list[Lane] = field(default_factory=list)
     duration: float = 0.0
-    markers: list[tuple[float, float, str, str, int]] = field(default_factory=list)  # start, end, text, cid, i
+    markers: list[tuple[float, float, str, int]] = field(default_factory=list)  # start, end, text, index
+    rate: float = 25.0  # the edit's frame rate (markers move by whole frames)
     envelopes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # cid -> (lo, hi)
     status: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
@@ -73,9 +80,9 @@ class TimelineData:
     def from_session(cls, session) -> "TimelineData":
         import opentimelineio as otio
 
-        from melfoley.plugin.jobs import marker_prompt
-
         data = cls()
+        data.rate = float(session.source.rate)
+        data.set_markers(session.markers)
         tracks: dict[str, Lane] = {}
         for cid, st in session.states.items():
             c = st.clip
@@ -85,10 +92,6 @@ class TimelineData:
             data.status[cid] = st.status
             data.names[cid] = c.name or cid
             data.duration = max(data.duration, b)
-            for i, m in enumerate(c.markers):
-                text = marker_prompt(m)
-                if text:
-                    data.markers.append((float(m.record_start), float(m.record_end), text, cid, i))
         pictures = list(tracks.values())
         audio = []
         for t in session.source.timeline.audio_tracks():
@@ -112,10 +115,13 @@ class TimelineData:
         data.lanes = pictures + audio + foley
         for lane in data.lanes:
             lane.sort()
-        data.markers.sort()
         for cid in session.states:
             data.set_take(cid, playback_take(session, cid), session.state(cid).settings)
         return data
+
+    def set_markers(self, markers) -> None:
+        """The edit's prompt markers (melfoley.ui.markers.Marker), in order."""
+        self.markers = [(float(a), float(b), str(t), i) for i, (a, b, t) in enumerate(markers)]
 
     def set_take(self, cid: str, take, settings=None) -> None:
         """The clip's take envelope at true level (with its gain, fades and nudge), or none."""
@@ -148,7 +154,10 @@ def playback_take(session, cid: str):
 class TimelineView(QWidget):
     selection_changed = Signal(list)
     seek_requested = Signal(float)
-    marker_edit_requested = Signal(str, int)
+    marker_edit_requested = Signal(int)
+    marker_add_requested = Signal(float)
+    marker_moved = Signal(int, float, float)
+    marker_delete_requested = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -166,12 +175,16 @@ class TimelineView(QWidget):
         self._press: QPointF | None = None
         self._band: QRectF | None = None
         self._scrubbing = False
+        self.selected_marker: int | None = None
+        self._marker_drag: tuple[int, str, float] | None = None  # index, "move"/"start"/"end", grab time
+        self._marker_live: tuple[int, float, float] | None = None  # the dragged marker where it is now
         self.scroll = QScrollBar(Qt.Orientation.Horizontal, self)
         self.scroll.valueChanged.connect(self._scrolled)
 
     # ------------------------------------------------------------------ data
     def set_data(self, data: TimelineData) -> None:
         self.data = data
+        self.selected_marker = None
         self.selected = [c for c in self.selected if c in data.status]
         self.setMinimumHeight(min(210, self.sizeHint().height()))  # the lanes show, docked or not
         self.fit()
@@ -187,6 +200,12 @@ class TimelineView(QWidget):
 
     def set_thumbnail(self, cid: str, pixmap: QPixmap) -> None:
         self.thumbs[cid] = pixmap
+        self._dirty()
+
+    def set_markers(self, markers) -> None:
+        self.data.set_markers(markers)
+        if self.selected_marker is not None and self.selected_marker >= len(self.data.markers):
+            self.selected_marker = None
         self._dirty()
 
     def set_selected(self, ids: list[str]) -> None:
@@ -286,14 +305,28 @@ class TimelineView(QWidget):
                         return lane.ids[i]
         return None
 
-    def marker_at(self, pos: QPointF) -> tuple[str, int] | None:
-        if not RULER <= pos.y() <= RULER + MARKER_ROW:
+    def in_marker_row(self, pos: QPointF) -> bool:
+        return RULER <= pos.y() <= RULER + MARKER_ROW and pos.x() >= GUTTER
+
+    def marker_at(self, pos: QPointF) -> int | None:
+        """The index of the marker under ``pos`` (the last drawn wins), or None."""
+        if not self.in_marker_row(pos):
             return None
         t, slack = self.t_of(pos.x()), 4 / self.px_per_s
-        for a, b, _text, cid, i in self.data.markers:
+        for a, b, _text, i in reversed(self.data.markers):
             if a - slack <= t <= max(b, a + slack):
-                return cid, i
+                return i
         return None
+
+    def marker_span(self, index: int) -> tuple[float, float]:
+        """Where marker ``index`` is drawn (while dragged: where the drag has it)."""
+        if self._marker_live is not None and self._marker_live[0] == index:
+            return self._marker_live[1], self._marker_live[2]
+        a, b, _t, _i = self.data.markers[index]
+        return a, b
+
+    def _snap(self, t: float) -> float:
+        return max(0.0, round(t * self.data.rate) / self.data.rate)
 
     def clips_in(self, rect: QRectF) -> list[str]:
         a, b = sorted((self.t_of(rect.left()), self.t_of(rect.right())))
@@ -312,6 +345,12 @@ class TimelineView(QWidget):
             self._scrubbing = True
             self.seek_requested.emit(max(0.0, self.t_of(pos.x())))
             return
+        if self.marker_at(pos) is not None:
+            self._press_marker(pos)
+            return
+        if self.selected_marker is not None:
+            self.selected_marker = None
+            self._dirty()
         cid = self.clip_at(pos)
         mods = ev.modifiers()
         if cid is not None:
@@ -329,11 +368,20 @@ class TimelineView(QWidget):
         pos = ev.position()
         if self._scrubbing:
             self.seek_requested.emit(max(0.0, self.t_of(pos.x())))
+        elif self._marker_drag is not None:
+            self._drag_marker(pos)
         elif self._press is not None:
             self._band = QRectF(self._press, pos).normalized()
             self.update()
 
     def mouseReleaseEvent(self, ev):  # noqa: N802 - Qt API
+        if self._marker_drag is not None:
+            live, (i, _mode, _t) = self._marker_live, self._marker_drag
+            self._marker_drag = self._marker_live = None
+            a, b, _text, _i = self.data.markers[i]
+            if live is not None and (abs(live[1] - a) > 1e-9 or abs(live[2] - b) > 1e-9):
+                self.marker_moved.emit(i, live[1], live[2])
+            self._dirty()
         if self._band is not None and self._band.width() > 3:
             self._select(self.clips_in(self._band))
         self._press = self._band = None
@@ -341,9 +389,59 @@ class TimelineView(QWidget):
         self.update()
 
     def mouseDoubleClickEvent(self, ev):  # noqa: N802 - Qt API
+        self._marker_drag = self._marker_live = None
         hit = self.marker_at(ev.position())
         if hit is not None:
-            self.marker_edit_requested.emit(*hit)
+            self.marker_edit_requested.emit(hit)
+        elif self.in_marker_row(ev.position()):
+            self.marker_add_requested.emit(self._snap(self.t_of(ev.position().x())))
+
+    # ------------------------------------------------------------------ markers
+    def _press_marker(self, pos: QPointF) -> None:
+        i = self.marker_at(pos)
+        self.selected_marker = i
+        if i is not None:
+            a, b = self.marker_span(i)
+            xa, xb = self.x_of(a), self.x_of(b)
+            edge = 5 if xb - xa > 16 else 0
+            mode = "start" if pos.x() <= xa + edge and edge else "end" if pos.x() >= xb - edge and edge else "move"
+            self._marker_drag = (i, mode, self.t_of(pos.x()))
+            self._marker_live = (i, a, b)
+        self._dirty()
+
+    def _drag_marker(self, pos: QPointF) -> None:
+        i, mode, grab = self._marker_drag
+        a, b, _t, _i = self.data.markers[i]
+        frame = 1.0 / self.data.rate
+        d = self.t_of(pos.x()) - grab
+        if mode == "move":
+            na = self._snap(max(0.0, a + d))
+            live = (i, na, na + (b - a))
+        elif mode == "start":
+            live = (i, min(self._snap(a + d), b - frame), b)
+        else:
+            live = (i, a, max(self._snap(b + d), a + frame))
+        if live != self._marker_live:
+            self._marker_live = live
+            self._dirty()
+
+    def contextMenuEvent(self, ev):  # noqa: N802 - Qt API
+        from PySide6.QtWidgets import QMenu
+
+        pos = QPointF(ev.pos())
+        if not self.in_marker_row(pos):
+            return super().contextMenuEvent(ev)
+        i = self.marker_at(pos)
+        menu = QMenu(self)
+        t = self._snap(self.t_of(pos.x()))
+        menu.addAction("Add foley: marker here", lambda: self.marker_add_requested.emit(t))
+        if i is not None:
+            self.selected_marker = i
+            self._dirty()
+            menu.addAction("Edit marker text\u2026", lambda: self.marker_edit_requested.emit(i))
+            menu.addAction("Delete marker", lambda: self.marker_delete_requested.emit(i))
+        menu.popup(ev.globalPos())
+        self._menu = menu  # kept for tests and so it is not collected while open
 
     def wheelEvent(self, ev):  # noqa: N802 - Qt API
         steps = ev.angleDelta().y() / 120.0
@@ -362,6 +460,8 @@ class TimelineView(QWidget):
             self.fit()
         elif key == Qt.Key.Key_Z:
             self.zoom_to_selection()
+        elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.selected_marker is not None:
+            self.marker_delete_requested.emit(self.selected_marker)
         else:
             super().keyPressEvent(ev)
 
@@ -561,11 +661,17 @@ class TimelineView(QWidget):
     def _paint_markers(self, p: QPainter, t0: float, t1: float) -> None:
         y = RULER
         p.fillRect(QRectF(GUTTER, y, self.lanes_width(), MARKER_ROW), QColor(theme.PANEL))
-        for a, b, text, _cid, _i in self.data.markers:
+        for _a, _b, text, i in self.data.markers:
+            a, b = self.marker_span(i)
             if b < t0 or a > t1:
                 continue
             x0, x1 = self.x_of(a), max(self.x_of(b), self.x_of(a) + 6)
-            p.fillRect(QRectF(x0, y + 2, x1 - x0, MARKER_ROW - 4), QColor(theme.ACCENT_DIM))
+            box = QRectF(x0, y + 2, x1 - x0, MARKER_ROW - 4)
+            p.fillRect(box, QColor(theme.ACCENT_DIM))
+            if i == self.selected_marker:
+                p.setPen(QPen(QColor(theme.ACCENT), 1))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRect(box.adjusted(0, -1, 0, 1))
             p.setPen(QColor(theme.ACCENT))
             p.drawText(QRectF(x0 + 2, y, max(60.0, x1 - x0), MARKER_ROW), int(Qt.AlignmentFlag.AlignVCenter),
                        f"foley: {text}")

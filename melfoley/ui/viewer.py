@@ -2,9 +2,10 @@
 timecode at the edit's rate, the frame number, and the energy curve's hits marked.
 
 ``Viewer.show_frame(frame, seconds)`` paints an RGB frame fitted to the widget (aspect
-kept). The panel decodes the frame at the size shown (``wanted_size()``, through the
-engine process: ``frame`` requests) and meanwhile shows the preview frame, so nothing is
-blown up from a thumbnail once the decode lands (``sharp`` says which is showing).
+kept). The panel decodes frames at the size shown (``wanted_size()``, through the engine
+process, ahead of the playhead while playing) and shows the preview frame only where a
+decode has not landed yet, so nothing is blown up from a thumbnail (``sharp`` says which is
+showing; ``shown`` counts both kinds). ``resized`` tells the panel to decode at a new size.
 ``set_hits(times)`` marks the hits (seconds of the clip) on a strip under the picture; the
 strip lights when the playhead is within one frame of a hit.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -41,6 +42,8 @@ def find_hits(energy, duration: float, *, rise: float = 0.12) -> list[float]:
 
 
 class Viewer(QWidget):
+    resized = Signal()  # the panel decodes the frame again at the new size
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setMinimumSize(160, 90 + TC_H + HIT_H)
@@ -54,6 +57,7 @@ class Viewer(QWidget):
         self.show_hits = True
         self.sharp = False
         self.message = "no picture"
+        self.shown = {"sharp": 0, "preview": 0}  # frames painted of each kind (playback is judged by it)
 
     def set_clip(self, record_in: float, duration: float, rate) -> None:
         self.record_in, self.duration, self.rate = float(record_in), float(duration), Fraction(rate)
@@ -80,7 +84,12 @@ class Viewer(QWidget):
             h, w = f.shape[:2]
             self._img = QImage(f.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
             self.sharp = sharp
+            self.shown["sharp" if sharp else "preview"] += 1
         self.update()
+
+    def resizeEvent(self, ev):  # noqa: N802 - Qt API
+        super().resizeEvent(ev)
+        self.resized.emit()
 
     def set_time(self, seconds: float) -> None:
         self.seconds = float(seconds)

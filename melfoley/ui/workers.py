@@ -133,7 +133,10 @@ class JobRunner(QObject):
         if job in self.jobs:
             self.jobs.remove(job)
         if not self.jobs:
-            self.busy_changed.emit(False)
+            try:
+                self.busy_changed.emit(False)
+            except RuntimeError:  # the panel went away before this job's report arrived
+                pass
 
     def cancel_all(self, name: str | None = None) -> None:
         for job in list(self.jobs):

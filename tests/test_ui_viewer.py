@@ -1,0 +1,83 @@
+"""The viewer during playback (issue 14, point 2): frames are decoded at the size shown while
+playing (ahead of the playhead, backwards in reverse), not blown up from the preview frames,
+and decoded again when the viewer is resized. Driven offscreen with the debug engine over the
+corpus videos; no sound card (the playhead runs on the clock)."""
+
+from __future__ import annotations
+
+from ui_support import panel, wait_preview  # noqa: F401, I001 - first: Qt platform, skips
+
+import numpy as np
+import pytest
+
+from melfoley.ui.sample_edit import make_edit
+from melfoley.ui.timecode import frame_of
+
+
+@pytest.fixture
+def edit(corpus, tmp_path):
+    return make_edit(tmp_path / "edit.otio", corpus / "video", long=True)  # 3.2 s first clip
+
+
+def _watch(panel):
+    """Record, for every frame the viewer paints, whether it was decoded at the size shown and for
+    the frame under the playhead."""
+    v, seen = panel.viewer, []
+    orig = v.show_frame
+
+    def show(frame, seconds, *, sharp=False):
+        orig(frame, seconds, sharp=sharp)
+        if frame is not None and panel.player.is_playing():
+            seen.append((sharp, v._img.height(), v.wanted_size(), frame_of(seconds, 25)))
+    v.show_frame = show
+    return seen
+
+
+def test_playback_shows_frames_decoded_at_the_size_shown(qtbot, panel, edit, tmp_path):
+    panel.open_timeline(edit, output_dir=tmp_path / "out")
+    wait_preview(qtbot, panel, "V1/0")
+    v = panel.viewer
+    preview_h = panel.preview("V1/0").frames.shape[1]
+    size = v.wanted_size()
+    assert size > 1.5 * preview_h  # the viewer is larger than the preview frames: they would be blown up
+    panel.player.load(np.zeros(int(22050 * 3.2), np.float32), 22050)  # the clip's length of silence
+    panel.player.seek(0.0)
+    # paused: the frame at the playhead, then the runs after and before it, so L and J start sharp
+    qtbot.waitUntil(lambda: all(("V1/0", f, size) in panel._frames for f in range(8)), timeout=30000)
+    seen = _watch(panel)
+    panel.player.shuttle(1.0)
+    qtbot.waitUntil(lambda: panel.player.position() > 2.0, timeout=10000)
+    panel.player.stop()
+    assert len(seen) > 20
+    sharp = [s for s in seen if s[0]]
+    assert len(sharp) >= 0.8 * len(seen), f"{len(sharp)} of {len(seen)} painted frames decoded at the size shown"
+    assert all(want <= h <= 1.25 * want for _, h, want, _ in sharp)  # decoded at (or just above) the height shown: never scaled up
+    assert len({f for *_, f in sharp}) > 20  # the picture moved along: more than twenty different frames
+    # backwards (J): decoded ahead in the play direction
+    seen.clear()
+    panel.player.seek(3.0)  # frame 75; paused, the runs after and before it are decoded too
+    qtbot.waitUntil(lambda: all(panel._cached("V1/0", f, v.wanted_size()) is not None for f in range(66, 76)),
+                    timeout=30000)
+    panel.player.shuttle(-1.0)
+    qtbot.waitUntil(lambda: panel.player.position() < 1.8, timeout=10000)
+    panel.player.stop()
+    back = [s for s in seen if s[0]]
+    assert len(back) >= 0.7 * len(seen) and len({f for *_, f in back}) > 15
+
+
+def test_a_resized_viewer_decodes_again_at_its_new_size(qtbot, panel, edit, tmp_path):
+    panel.open_timeline(edit, output_dir=tmp_path / "out")
+    wait_preview(qtbot, panel, "V1/0")
+    v = panel.viewer
+    panel.player.load(np.zeros(22050 * 3, np.float32), 22050)
+    panel.player.seek(1.0)
+    qtbot.waitUntil(lambda: v.sharp and v._img.height() == v.wanted_size(), timeout=30000)
+    before = v.wanted_size()
+    panel.main.setSizes([700, 200])  # the picture made small ...
+    qtbot.waitUntil(lambda: v.wanted_size() < before - 20, timeout=5000)
+    qtbot.waitUntil(lambda: v.sharp and v._img.height() == v.wanted_size(), timeout=30000)
+    small = v.wanted_size()
+    panel.main.setSizes([150, 750])  # ... and large again: decoded at the new size, not scaled up
+    qtbot.waitUntil(lambda: v.wanted_size() > small + 20, timeout=5000)
+    qtbot.waitUntil(lambda: v.sharp and v._img.height() == v.wanted_size(), timeout=30000)
+    assert v._img.height() > small
