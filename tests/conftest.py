@@ -1,7 +1,7 @@
 """Shared fixtures: the real corpus (../shared/corpus or $MELFOLEY_CORPUS) and scratch user folders.
 
 Without the full corpus (a fresh clone), the tests run on ``tests/data/corpus``: a small
-licence-clean slice of it (one sound per label, three short videos, the real timelines the tests
+licence-clean slice of it (one or two sounds per label, three short videos, the real timelines the tests
 name), so every module is exercised on any machine. ``tests/data/make_fixtures.py`` rebuilds it.
 """
 
@@ -18,17 +18,11 @@ FIXTURE_CORPUS = Path(__file__).resolve().parent / "data" / "corpus"
 if not os.environ.get("MELFOLEY_CORPUS") and not (corpus_root() / "manifest.csv").exists():
     os.environ["MELFOLEY_CORPUS"] = str(FIXTURE_CORPUS)  # before any test module reads corpus_root()
 
-#: tests that measure or sample the full corpus (several recordings per label, its val split, its
-#: statistics): on the fixture corpus they are skipped, saying why (measured: these fail there)
+#: tests that measure or sample the full corpus (its val split, several recordings per label, its
+#: statistics): on the fixture corpus they are skipped, saying why (measured: each of these fails there)
 FULL_CORPUS_ONLY = (
     "test_prior.py::test_shipped_prior_beats_uniform_and_event_blind_on_val",
     "test_prior.py::test_exemplar_bank_is_train_split_only_and_places_real_hits_on_the_contacts",
-    "test_library_index.py::test_index_reads_every_rate_channel_count_and_the_metadata",
-    "test_library_index.py::test_rescan_is_incremental_and_marks_changed_and_missing_files",
-    "test_library_index.py::test_an_interrupted_scan_keeps_its_work_and_resumes",
-    "test_library_index.py::test_a_corrupt_index_is_moved_aside_and_rebuilt_with_its_folders",
-    "test_library_index.py::test_two_processes_indexing_at_once",
-    "test_library_cli.py::", "test_library_engine.py::test_seeds_are_deterministic_and_make_different_takes",
     "test_clicks.py::test_inserted_clicks_are_found_in_real_recordings",
     "test_clicks.py::test_real_transients_are_not_clicks",
     "test_motion.py::test_calibration_matches_corpus_statistics",
@@ -40,8 +34,9 @@ FULL_CORPUS_ONLY = (
 def pytest_collection_modifyitems(config, items):
     if Path(os.environ.get("MELFOLEY_CORPUS", "")).resolve() != FIXTURE_CORPUS:
         return
-    skip = pytest.mark.skip(reason="needs the full corpus (../shared/corpus or $MELFOLEY_CORPUS); "
-                                   "tests/data holds one sound per label")
+    skip = pytest.mark.skip(reason="needs the full corpus (../shared/corpus or $MELFOLEY_CORPUS): it uses the "
+                                   "val split or corpus statistics; tests/data holds one or two train sounds per "
+                                   "label")
     for item in items:
         if any(name in item.nodeid for name in FULL_CORPUS_ONLY):
             item.add_marker(skip)
