@@ -164,8 +164,9 @@ def register_engine(name: str, factory: Callable[..., Engine]) -> None:
 
 
 def available_engines() -> list[str]:
-    _load_builtin()
-    return sorted(_ENGINES)
+    """Every engine's name: the built-in ones without importing them (listing names loads no
+    torch, so a panel inside a host's Python can list them), and any registered since."""
+    return sorted(set(BUILTIN_ENGINES) | set(_ENGINES))
 
 
 def engine_options(name: str, options: dict) -> dict:
@@ -216,6 +217,8 @@ def _release(engine: Engine) -> None:
         torch.cuda.empty_cache()
 
 
+#: the built-in engines: name -> the module that registers it when imported
+BUILTIN_ENGINES = {name: f"melfoley.core.engines.{name}" for name in ("debug", "embedded", "library", "paper")}
 _BUILTIN_LOADED = False
 
 
@@ -226,7 +229,6 @@ def _load_builtin() -> None:
         return
     import importlib
 
-    for mod in ("melfoley.core.engines.debug", "melfoley.core.engines.embedded", "melfoley.core.engines.library",
-                "melfoley.core.engines.paper"):
+    for mod in BUILTIN_ENGINES.values():
         importlib.import_module(mod)
     _BUILTIN_LOADED = True

@@ -1,27 +1,46 @@
 """Mel quantization-continuum decomposition: the exact math of MELQCD_SPEC.md section 2.
 
 Pure, vectorised torch functions over any leading batch shape; nothing loops over frames.
-Shapes: log-mel ``[..., N, T]`` (mel order, row 0 = lowest band); band maps ``[..., 8, T]``
+torch is imported inside the functions that compute (not at module level), so ``QCDControl``
+and everything that only holds, serialises or draws a control (the panel, a host) loads no
+torch. Shapes: log-mel ``[..., N, T]`` (mel order, row 0 = lowest band); band maps ``[..., 8, T]``
 in image order (row 0 = highest-frequency band); ``E, D`` ``[..., T]``; ternary ``S``
 ``[..., 8, T]`` in {-1, 0, 1}; codes ``[..., 2, T]`` in [0, 80].
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from .mel import MelConfig, get_mel_config, to_unit
+
+if TYPE_CHECKING:
+    import torch
 
 BANDS = 8
 GROUPS = 2
 GROUP_BANDS = BANDS // GROUPS
 CODES_PER_GROUP = 3**GROUP_BANDS  # 81
 SILENT_CODE = sum(3**i for i in range(GROUP_BANDS))  # all-zero ternary digits -> 40
-_POW3 = torch.tensor([3**i for i in range(GROUP_BANDS)], dtype=torch.long)
+
+
+@lru_cache(maxsize=None)
+def _pow3_cpu():
+    import torch
+
+    return torch.tensor([3**i for i in range(GROUP_BANDS)], dtype=torch.long)
+
+
+def _pow3(device):
+    return _pow3_cpu().to(device).view(GROUP_BANDS, 1)
 
 
 def _t(x) -> torch.Tensor:
+    import torch
+
     if isinstance(x, torch.Tensor):
         return x
     x = np.asarray(x)
@@ -45,6 +64,8 @@ def unit_bands(logmel: torch.Tensor, cfg: str | MelConfig = "auffusion16k") -> t
 
 def decompose_bands(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """[..., 8, T] unit band map -> (E, D, S): mean, population std (0 -> 1), ternary z-score."""
+    import torch
+
     x = _t(x)
     e = x.mean(dim=-2)
     d = x.std(dim=-2, correction=0)
@@ -60,17 +81,21 @@ def decompose(logmel: torch.Tensor, cfg: str | MelConfig = "auffusion16k"):
 
 def encode(s: torch.Tensor) -> torch.Tensor:
     """Ternary [..., 8, T] -> codes [..., 2, T]; code_g = sum_i (S_(4g+i) + 1) * 3^i."""
+    import torch
+
     s = _t(s).to(torch.long) + 1
     grouped = s.reshape(*s.shape[:-2], GROUPS, GROUP_BANDS, s.shape[-1])
-    return (grouped * _POW3.to(s.device).view(GROUP_BANDS, 1)).sum(dim=-2)
+    return (grouped * _pow3(s.device)).sum(dim=-2)
 
 
 def decode(codes: torch.Tensor) -> torch.Tensor:
     """Codes [..., 2, T] -> ternary [..., 8, T] (int8); the exact inverse of :func:`encode`."""
+    import torch
+
     codes = _t(codes).to(torch.long)
     if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= CODES_PER_GROUP):
         raise ValueError(f"codes must lie in [0, {CODES_PER_GROUP - 1}]")
-    digits = (codes.unsqueeze(-2) // _POW3.to(codes.device).view(GROUP_BANDS, 1)) % 3
+    digits = (codes.unsqueeze(-2) // _pow3(codes.device)) % 3
     return (digits - 1).reshape(*codes.shape[:-2], BANDS, codes.shape[-1]).to(torch.int8)
 
 
@@ -106,7 +131,7 @@ def control_image(
     t = e.shape[-1]
     target = frames or t
     if released_compat and target != t:
-        import torch.nn.functional as F
+        import torch.nn.functional as F  # noqa: N812
 
         def stretch(v):
             flat = v.reshape(-1, 1, t)
@@ -124,6 +149,8 @@ def control_image(
 
 
 def _pad_tail(v: torch.Tensor, frames: int, value: float) -> torch.Tensor:
+    import torch
+
     t = v.shape[-1]
     if frames <= t:
         return v[..., :frames]
