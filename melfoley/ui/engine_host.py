@@ -11,13 +11,29 @@ the child's messages until its result; a cancel sets a shared event that the chi
 between takes. A dead child is reported as an error and restarted on the next call.
 Requests: ``warm``, ``thumbnails``, ``preview``, ``frame``, ``generate``; the child reopens the
 edit itself (from its path) and applies the settings the panel sends with each request
-(and the engine options, e.g. the weights folder the artist chose).
+(and the engine options, e.g. the weights folder the artist chose); ``about`` answers with the
+child's interpreter, path and main module (what a host checks).
+
+Inside another program's Python (a host editor docking the panel), ``sys.executable`` is the
+host's binary and ``sys.path`` the host's. :func:`use_interpreter` (or ``$MELFOLEY_PYTHON``)
+names melfoley's own Python: the child is then started with it (``set_executable``, only while
+the child starts: the setting is process-wide, and the host keeps its own), with that
+interpreter's own ``sys.path`` (asked of it once; melfoley's folder first when it is not
+there), without the host's ``PYTHONHOME`` / ``PYTHONPATH``, and without re-running the host's
+``__main__``: spawn's preparation data (``multiprocessing.spawn.get_preparation_data``, what
+``prepare()`` applies in the child) is given ``sys_path`` and ``sys_argv`` of our own and no
+``init_main_from_path`` / ``init_main_from_name``.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import json
 import multiprocessing as mp
+import os
+import subprocess
+import sys
 import threading
 import traceback
 from pathlib import Path
@@ -30,6 +46,73 @@ from .render import Cancelled
 
 _HOSTS: dict[str, "EngineHost"] = {}
 NICE = 5  # scheduling priority of the engine process, relative to the panel
+_INTERPRETER: str | None = None  # melfoley's own Python, when the panel runs in another program's
+_LAUNCH = threading.Lock()  # one child starts at a time (the spawn settings below are process-wide)
+_CLEAN_PATHS: dict[str, list[str]] = {}
+MELFOLEY_ROOT = str(Path(__file__).resolve().parents[2])  # the folder melfoley is imported from
+
+
+def use_interpreter(python: str | None) -> None:
+    """Start engine processes with melfoley's Python ``python`` (None: this interpreter, as spawn
+    does by default). A host that docks the panel calls it with the Python of its install record."""
+    global _INTERPRETER
+    if python is not None and not Path(python).is_file():
+        raise MelfoleyError(f"melfoley's Python {python} does not exist; run 'melfoley host install' again")
+    _INTERPRETER = python
+
+
+def interpreter() -> str | None:
+    """The Python engine processes run when it is not this one's own (None: this interpreter)."""
+    return _INTERPRETER or os.environ.get("MELFOLEY_PYTHON") or None
+
+
+def clean_env() -> dict:
+    """This process's environment without another Python's settings (PYTHONHOME, PYTHONPATH)."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
+
+
+def clean_path(python: str) -> list[str]:
+    """``python``'s own ``sys.path`` (asked of it, once), with melfoley's folder first if it lacks it."""
+    if python not in _CLEAN_PATHS:
+        try:
+            out = subprocess.run([python, "-c", "import json, sys; print(json.dumps(sys.path))"], env=clean_env(),
+                                 capture_output=True, text=True, timeout=60, cwd=MELFOLEY_ROOT, check=True)
+            path = [p for p in json.loads(out.stdout.strip().splitlines()[-1]) if p]
+        except (OSError, ValueError, IndexError, subprocess.SubprocessError) as exc:
+            raise MelfoleyError(f"melfoley's Python {python} does not start ({exc}); run 'melfoley host install' "
+                                "again from melfoley's environment") from exc
+        _CLEAN_PATHS[python] = path if MELFOLEY_ROOT in path else [MELFOLEY_ROOT, *path]
+    return _CLEAN_PATHS[python]
+
+
+@contextlib.contextmanager
+def _launching(python: str | None):
+    """While a child starts: melfoley's interpreter, its own path, no host __main__ (see the module doc)."""
+    if python is None:
+        yield
+        return
+    from multiprocessing import spawn
+
+    path = clean_path(python)
+    with _LAUNCH:
+        executable, prepare = spawn.get_executable(), spawn.get_preparation_data
+        saved = {k: os.environ.pop(k) for k in ("PYTHONHOME", "PYTHONPATH") if k in os.environ}
+
+        def preparation(name):
+            data = prepare(name)
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+            data.update(sys_path=list(path), sys_argv=[python, "-m", "melfoley.ui.engine_host"])
+            return data
+
+        spawn.set_executable(python)
+        spawn.get_preparation_data = preparation
+        try:
+            yield
+        finally:
+            spawn.get_preparation_data = prepare
+            spawn.set_executable(executable)
+            os.environ.update(saved)
 
 
 class EngineHost:
@@ -47,11 +130,12 @@ class EngineHost:
     def _start(self) -> None:
         if self.alive():
             return
-        parent, child = self._ctx.Pipe()
-        self._cancel = self._ctx.Event()
-        self._proc = self._ctx.Process(target=serve, args=(child, self._cancel), daemon=True,
-                                       name=f"melfoley-{self.name}")
-        self._proc.start()
+        with _launching(interpreter()):  # the Event's semaphore may start the resource tracker: also melfoley's
+            parent, child = self._ctx.Pipe()
+            self._cancel = self._ctx.Event()
+            self._proc = self._ctx.Process(target=serve, args=(child, self._cancel), daemon=True,
+                                           name=f"melfoley-{self.name}")
+            self._proc.start()
         child.close()
         self._conn = parent
 
@@ -190,6 +274,10 @@ def _apply(session, settings: dict) -> None:
 def handle(kind: str, payload: dict, sessions: dict, emit, check):
     from . import render
 
+    if kind == "about":  # which interpreter and path the child runs (a host checks it is melfoley's own)
+        main = sys.modules.get("__mp_main__") or sys.modules.get("__main__")
+        return {"executable": sys.executable, "prefix": sys.prefix, "path": list(sys.path), "pid": os.getpid(),
+                "main": getattr(main, "__file__", None), "torch": "torch" in sys.modules}
     if kind == "warm":
         from melfoley.core.engine import get_engine
         from melfoley.plugin.jobs import event_for
