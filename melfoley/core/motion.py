@@ -9,6 +9,9 @@ Pipeline (pure numpy, about 0.1-0.3 s per 10 s of picture on one core):
 3. A *contact* at frame k is a velocity change of the content there: |v_out - v_in| over
    the speed moving, weighted by how well each block matched. A drop that stops, a bounce
    that reverses and two objects meeting all give 1; steady or gravity-like motion ~0.
+   Each moving region is also judged on its own motion: a coherent region that reverses, or
+   that stops dead (then stays unchanged), is a contact however small it is next to the
+   clip's biggest impacts (a ball's last bounces).
 4. Cuts: colour-histogram change between consecutive frames; flow across a cut is ignored.
 5. E_t = the quiet floor, plus for every onset an impulse (one-frame rise at the mel frame
    of the onset, exponential decay), plus a small continuous term from motion energy;
@@ -39,7 +42,19 @@ MIN_MOMENTUM = 0.02  # weight * px per block below which a frame counts as still
 MATCH_RATIO = 0.35  # best-shift residual / no-motion residual a block must reach to count
 ZERO_BIAS = 0.4  # grey levels per pixel per px of shift: prefer no motion on flat blocks
 START_RATIO = 0.5  # incoming speed under this share of the outgoing one (same direction): a start, not a contact
+SLOW_RATIO = 0.3  # outgoing speed over this share of the incoming one, within SLOW_COS of its direction: a slowdown
+SLOW_COS = 0.7  # (cos 45 degrees) -- timing jitter of a VFR clip conformed to a grid, not a contact
 STRENGTH_POWER = 0.25  # contact = reversal fraction x (velocity change / the clip's 95th percentile) ** this
+# moving regions (blocks joined when at most one block apart), judged on their own motion, not the clip's:
+REGION_COHERENCE = 0.6  # |mean velocity| / mean |velocity| a region needs: it translates (a spin does not)
+REGION_MIN_SPEED = 0.4  # working px per frame a region must move at on each side of a reversal, or arrive at to stop
+STOP_MIN_WEIGHT = 9.0  # summed block weight of a region that stops dead
+STOP_HOLD_S = 0.2  # a dead stop: the region then stays unchanged this long
+REVERSAL_MIN_WEIGHT = 50.0  # summed block weight (arriving + leaving) of a region that reverses
+REVERSAL_RATIO = 0.85  # |v_out - v_in| / (|v_in| + |v_out|, camera included) of a reversal
+REGION_CHUNK = 256  # frames labelled at a time
+REVERSAL_SUBPIXEL = 0.75  # the same ratio from the region's sub-pixel shifts (Lucas-Kanade over its pixels): at an
+#                           arc's apex the blocks' ~1 px quantised flow reads a reversal that the sub-pixel shifts spread over two frames
 
 
 @dataclass(frozen=True)
@@ -211,6 +226,7 @@ def analyse_frames(frames: np.ndarray, times: np.ndarray, calibration: "TimingCa
     """
     cal = CALIBRATION if calibration is None else calibration
     times = np.asarray(times, np.float64)
+    end = float(times[-1]) if times.size else 0.0  # before repeats are dropped: how long the clip stays
     gray = to_gray_small(frames)
     if len(gray) >= 2:
         keep = np.zeros(len(gray), bool)
@@ -257,6 +273,9 @@ def analyse_frames(frames: np.ndarray, times: np.ndarray, calibration: "TimingCa
         # a slide or a pan starting) changes velocity too but touches nothing
         sp_i, sp_o = np.linalg.norm(vi, axis=-1), np.linalg.norm(vo, axis=-1)
         dv[(sp_i < START_RATIO * sp_o) & ((vi * vo).sum(axis=-1) >= 0)] = 0.0
+        # nor is a slowdown that keeps its heading and a good part of its speed (a conformed VFR clip's
+        # irregular frame times read as such speed changes; a stop, a bounce or a landing turns or ends it)
+        dv[(sp_o > SLOW_RATIO * sp_i) & ((vi * vo).sum(axis=-1) > SLOW_COS * sp_i * sp_o)] = 0.0
         acc = (om * dv).sum(axis=(1, 2))
         # what was moving in the picture, camera motion included (a pan dilutes, never creates)
         mom = (om * (speed_in[:-1] + speed_out[1:])).sum(axis=(1, 2))
@@ -265,6 +284,9 @@ def analyse_frames(frames: np.ndarray, times: np.ndarray, calibration: "TimingCa
         contact[1:-1] = frac * np.clip(acc / scale, 0, None) ** STRENGTH_POWER
         # a still picture must not produce contacts from compression noise
         contact[1:-1][mom < MIN_MOMENTUM * om.shape[1] * om.shape[2]] = 0
+        # a small object's own reversal or dead stop counts, whatever the clip's biggest impacts
+        for k in _region_contacts(gray, times, end, pace.ravel(), vi, wi, vo, wo, speed_in[:-1], speed_out[1:]):
+            contact[k + 1] = max(contact[k + 1], cal.onset_threshold)
     # flow across a cut is meaningless; so is flow where nearly all the picture changes and the
     # blocks cannot follow it coherently (hand-held shake, flicker): no contact is read there
     h4, w4 = (gray.shape[1] // 4) * 4, (gray.shape[2] // 4) * 4
@@ -277,6 +299,168 @@ def analyse_frames(frames: np.ndarray, times: np.ndarray, calibration: "TimingCa
         contact[max(0, k - 1):k + 2] = 0
         motion[k] = 0
     return PictureEvents(times, motion, contact, cut)
+
+
+def _components(mask: np.ndarray) -> np.ndarray:
+    """Labels (0 = none) of the 8-connected components of each frame of ``mask`` [N, H, W] bool.
+
+    Vectorised union-find (hook every edge's roots to the smaller one, then compress paths until
+    each cell points at its root); a label is its root's flat index + 1, unique across frames.
+    """
+    n, h, w = mask.shape
+    ids = np.arange(n * h * w).reshape(n, h, w)
+    a_parts, b_parts = [], []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        xa, xb = slice(max(0, -dx), w - max(0, dx)), slice(max(0, dx), w + min(0, dx))
+        m = mask[:, :h - dy, xa] & mask[:, dy:, xb]
+        a_parts.append(ids[:, :h - dy, xa][m])
+        b_parts.append(ids[:, dy:, xb][m])
+    a, b = np.concatenate(a_parts), np.concatenate(b_parts)
+    parent = np.arange(n * h * w)
+    while a.size:
+        pa, pb = parent[a], parent[b]
+        differ = pa != pb
+        if not differ.any():
+            break
+        a, b, pa, pb = a[differ], b[differ], pa[differ], pb[differ]
+        lo = np.minimum(pa, pb)
+        np.minimum.at(parent, pa, lo)
+        np.minimum.at(parent, pb, lo)
+        while True:
+            nxt = parent[parent]
+            if np.array_equal(nxt, parent):
+                break
+            parent = nxt
+    return np.where(mask.ravel(), parent + 1, 0).reshape(n, h, w)
+
+
+def _dilate(mask: np.ndarray) -> np.ndarray:
+    """3x3 dilation of the last two axes of a bool array."""
+    h, w = mask.shape[-2:]
+    pad = np.pad(mask, [(0, 0)] * (mask.ndim - 2) + [(1, 1), (1, 1)])
+    out = np.zeros_like(mask)
+    for dy in range(3):
+        for dx in range(3):
+            out |= pad[..., dy:dy + h, dx:dx + w]
+    return out
+
+
+def _region_contacts(gray, times, end, pace, vi, wi, vo, wo, raw_in, raw_out) -> list[int]:
+    """Frames (index into the middle frames 1..N-2, i.e. k - 1) where a moving region reverses or stops dead.
+
+    A region is a connected set of blocks that move at frame k (joined when at most one block
+    apart), with its arrival velocity (weighted mean of its blocks' ``vi``) and departure velocity
+    (``vo``); both must be coherent (a translation, not a spin). A *reversal*: both at least
+    REGION_MIN_SPEED, the change at least DV_DEADZONE and REVERSAL_RATIO of the speed moving
+    (the camera's included), region weight at least REVERSAL_MIN_WEIGHT, and the same within one
+    frame in the region's sub-pixel shifts (REVERSAL_SUBPIXEL; an apex's is spread over two). A *dead stop*: arriving
+    at REGION_MIN_SPEED or more, leaving with under a quarter of that (or nothing left to
+    follow), weight at least STOP_MIN_WEIGHT, and the region's picture then unchanged (no 4x4
+    block by CHANGE_MIN) for STOP_HOLD_S. Judged on the region's own motion, a ball's last small
+    bounces count next to its first big ones; a slide or a pan easing to rest has no arrival
+    speed left, and a slow arc's apex has no hold.
+    """
+    found: set[int] = set()
+    for c0 in range(0, len(wi), REGION_CHUNK):  # in chunks of frames: a long clip's labels stay small
+        part = slice(c0, c0 + REGION_CHUNK)
+        for k, blocks, kind in _region_candidates(vi[part], wi[part], vo[part], wo[part], raw_in[part], raw_out[part]):
+            k += c0
+            if kind == "reversal":
+                pixels = _pixels(_dilate(_dilate(blocks[None]))[0], gray.shape[1:])
+                v_a = _subpixel_shift(gray[k], gray[k + 1], pixels) / pace[k]
+                v_b = _subpixel_shift(gray[k + 1], gray[k + 2], pixels) / pace[k + 1]
+                if np.linalg.norm(v_b - v_a) >= REVERSAL_SUBPIXEL * (np.linalg.norm(v_a) + np.linalg.norm(v_b)):
+                    found.add(k)
+            elif k not in found and _stays_still(gray, times, end, k + 1, blocks):
+                found.add(k)
+    return sorted(found)
+
+
+def _region_candidates(vi, wi, vo, wo, raw_in, raw_out):
+    """(frame index, region blocks [by, bx] bool, "reversal" or "stop") of the regions whose block
+    flow reverses or stops (see :func:`_region_contacts`), reversals first."""
+    om = np.maximum(wi, wo)
+    active = om > 0
+    if not active.any():
+        return []
+    lab = _components(_dilate(active)) * active
+    sel = lab > 0
+    uniq, inv = np.unique(lab[sel], return_inverse=True)
+    m = len(uniq)
+
+    def total(x):
+        return np.bincount(inv, weights=x[sel], minlength=m)
+
+    w_i, w_o = total(wi), total(wo)
+    mean_i = np.stack([total(wi * vi[..., c]) for c in (0, 1)], -1) / np.maximum(w_i, 1e-9)[:, None]
+    mean_o = np.stack([total(wo * vo[..., c]) for c in (0, 1)], -1) / np.maximum(w_o, 1e-9)[:, None]
+    s_i, s_o = np.linalg.norm(mean_i, axis=1), np.linalg.norm(mean_o, axis=1)
+    coh_i = s_i / np.maximum(total(wi * np.linalg.norm(vi, axis=-1)) / np.maximum(w_i, 1e-9), 1e-9)
+    coh_o = s_o / np.maximum(total(wo * np.linalg.norm(vo, axis=-1)) / np.maximum(w_o, 1e-9), 1e-9)
+    raw = (total(wi * raw_in) / np.maximum(w_i, 1e-9)) + (total(wo * raw_out) / np.maximum(w_o, 1e-9))
+    dv = np.linalg.norm(mean_o - mean_i, axis=1)
+    reversal = ((w_i + w_o >= REVERSAL_MIN_WEIGHT) & (w_o > 0) & (coh_i >= REGION_COHERENCE)
+                & (coh_o >= REGION_COHERENCE) & (np.minimum(s_i, s_o) >= REGION_MIN_SPEED)
+                & (dv >= DV_DEADZONE) & (dv >= REVERSAL_RATIO * np.maximum(raw, s_i + s_o)))
+    stop = ((w_i >= STOP_MIN_WEIGHT) & (s_i >= REGION_MIN_SPEED) & (coh_i >= REGION_COHERENCE)
+            & ((w_o < 0.25 * w_i) | (s_o < 0.25 * s_i)))
+    frame_of = np.empty(m, int)
+    frame_of[inv] = np.nonzero(sel)[0]
+    regions = [(int(frame_of[r]), lab[frame_of[r]] == uniq[r], "reversal") for r in np.flatnonzero(reversal)]
+    return regions + [(int(frame_of[r]), lab[frame_of[r]] == uniq[r], "stop") for r in np.flatnonzero(stop & ~reversal)]
+
+
+def _pixels(blocks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Pixel mask [h, w] covered by the flow blocks ``blocks`` (block grid, BLOCK px at STRIDE)."""
+    out = np.zeros(shape, bool)
+    for y, x in zip(*np.nonzero(blocks)):
+        out[STRIDE * y:STRIDE * y + BLOCK, STRIDE * x:STRIDE * x + BLOCK] = True
+    return out
+
+
+def _subpixel_shift(a: np.ndarray, b: np.ndarray, pixels: np.ndarray, iterations: int = 4) -> np.ndarray:
+    """(dx, dy) px that the content under ``pixels`` moves from picture ``a`` to ``b``: iterated
+    Lucas-Kanade (one translation for the whole region, ``b`` resampled bilinearly)."""
+    gy, gx = np.gradient(0.5 * (a + b))
+    ys, xs = np.nonzero(pixels)
+    gxs, gys, base = gx[ys, xs], gy[ys, xs], a[ys, xs]
+    normal = np.array([[gxs @ gxs, gxs @ gys], [gxs @ gys, gys @ gys]]) + 1e-6 * np.eye(2)
+    h, w = a.shape
+    v = np.zeros(2)
+    for _ in range(iterations):
+        x = np.clip(xs + v[0], 0, w - 1.001)
+        y = np.clip(ys + v[1], 0, h - 1.001)
+        x0, y0 = x.astype(int), y.astype(int)
+        fx, fy = x - x0, y - y0
+        warped = ((b[y0, x0] * (1 - fx) + b[y0, x0 + 1] * fx) * (1 - fy)
+                  + (b[y0 + 1, x0] * (1 - fx) + b[y0 + 1, x0 + 1] * fx) * fy)
+        step = -np.linalg.solve(normal, np.array([gxs @ (warped - base), gys @ (warped - base)]))
+        v += step
+        if np.abs(step).max() < 0.01:
+            break
+    return v
+
+
+def _stays_still(gray, times, end, k, blocks) -> bool:
+    """Whether the picture under ``blocks`` (flow-block grid of frame k, dilated by a block) stays
+    unchanged (every 4x4 block by under CHANGE_MIN per pixel) from frame k for STOP_HOLD_S."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    if end < times[k] + STOP_HOLD_S:
+        return False  # the clip ends before the stop can be confirmed
+    near = _dilate(blocks[None])[0]
+    ys, xs = np.nonzero(near)
+    inside = near[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    rows = slice(STRIDE * ys.min(), STRIDE * ys.max() + BLOCK)
+    cols = slice(STRIDE * xs.min(), STRIDE * xs.max() + BLOCK)
+    for j in range(k + 1, len(times)):  # kept frames only: a dropped repeat did not change
+        if times[j] > times[k] + STOP_HOLD_S:
+            break
+        diff = np.abs(gray[j, rows, cols] - gray[k, rows, cols])
+        per_block = sliding_window_view(diff, (BLOCK, BLOCK))[::STRIDE, ::STRIDE].mean(axis=(2, 3))
+        if (per_block[inside] >= CHANGE_MIN).any():
+            return False
+    return True
 
 
 def _remove_camera(v: np.ndarray, w: np.ndarray) -> np.ndarray:
