@@ -7,10 +7,10 @@ under 100 kB, with the corpus manifests' rows (licence and attribution of every 
 LICENSES.md. ``tests/conftest.py`` points ``MELFOLEY_CORPUS`` here when the full corpus is absent.
 
 To keep the set a few MB, sounds longer than :data:`MAX_SOUND_S` keep only their first
-:data:`MAX_SOUND_S` seconds, and ``bigbuckbunny.mp4`` is re-encoded at :data:`VIDEO_WIDTH` pixels wide
-(H.264, its AAC sound copied untouched); the manifests give the new durations, sizes and
-resolution, and the fixture's LICENSES.md and video/README.md say what was changed (all
-licences here allow adaptations: CC0, CC-BY, CC-BY-SA, public domain).
+:data:`MAX_SOUND_S` seconds; the manifest gives their new durations, and the fixture's LICENSES.md
+says what was changed (the licences here allow adaptations: CC0, CC-BY, CC-BY-SA, public
+domain). The videos stay byte-for-byte: tests measure what the engines make of their picture
+(a re-encoded bigbuckbunny.mp4 changes the debug engine's take levels the panel tests rely on).
 """
 
 from __future__ import annotations
@@ -37,22 +37,15 @@ SECOND = {"sfx/glass_break/minetest-data__default_break_glass.3.flac",
           "sfx/footsteps_wood/minetest-data__default_wood_footstep.2.flac", "sfx/dog_bark/scratch__Dog1.flac"}
 #: sounds are cut to their first this many seconds (the tests read a few seconds of each)
 MAX_SOUND_S = 10.0
-#: videos re-encoded smaller: name -> width (the height keeps the aspect ratio)
-SHRINK = {"bigbuckbunny.mp4": 640}
-VIDEO_WIDTH = SHRINK["bigbuckbunny.mp4"]
 NOTE = f"""
 
 ## Changes in the test fixture set (tests/data/corpus)
 
-This is a slice of the corpus for the test suite. Two kinds of change were made on top of the
-ones above, both adaptations under the files' own licences (CC-BY-SA-3.0 files stay CC-BY-SA-3.0;
-attribution as in the manifests):
-
-- Sounds longer than {MAX_SOUND_S:g} s keep only their first {MAX_SOUND_S:g} s (an excerpt; the
-  manifest's `duration_s` is the excerpt's): {{excerpts}}.
-- `video/bigbuckbunny.mp4` was re-encoded to {VIDEO_WIDTH} pixels wide (H.264, same frames, frame
-  rate and timestamps; its AAC sound copied untouched). "Big Buck Bunny (c) copyright 2008,
-  Blender Foundation / www.bigbuckbunny.org", CC-BY-3.0.
+This is a slice of the corpus for the test suite. One change was made on top of the ones above,
+an adaptation under each file's own licence (CC-BY-SA-3.0 files stay CC-BY-SA-3.0; attribution as
+in the manifest): sounds longer than {MAX_SOUND_S:g} s keep only their first {MAX_SOUND_S:g} s (an
+excerpt; the manifest's `duration_s` is the excerpt's): {{excerpts}}. Every other file is
+byte-for-byte the corpus's.
 """
 
 
@@ -82,33 +75,6 @@ def _excerpt(src: Path, dst: Path, seconds: float) -> float | None:
     x, sr = sf.read(str(src), frames=n, dtype="int16", always_2d=True)
     sf.write(str(dst), x, sr, format="FLAC", subtype=info.subtype)
     return n / sr
-
-
-def _shrink_video(src: Path, dst: Path, width: int) -> str:
-    """Re-encode ``src``'s video at ``width`` pixels wide (H.264, every frame at its own timestamp)
-    and copy its other streams' packets untouched; the new WxH."""
-    import av
-
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
-        vin = inp.streams.video[0]
-        height = int(round(vin.codec_context.height * width / vin.codec_context.width / 2)) * 2
-        vout = out.add_stream("libx264", rate=vin.average_rate, options={"crf": "30", "preset": "slow"})
-        vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
-        vout.time_base = vin.time_base
-        copies = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type == "audio"}
-        for packet in inp.demux():
-            if packet.stream.index in copies:
-                if packet.dts is None:
-                    continue
-                packet.stream = copies[packet.stream.index]
-                out.mux(packet)
-            elif packet.stream is vin:
-                for frame in packet.decode():
-                    small = frame.reformat(width=width, height=height, format="yuv420p")
-                    small.pts, small.time_base = frame.pts, frame.time_base
-                    out.mux(vout.encode(small))
-        out.mux(vout.encode(None))
-    return f"{width}x{height}"
 
 
 def _rewrite(csv_path: Path, rows: list[dict]) -> None:
@@ -144,23 +110,10 @@ def main() -> None:
             excerpts.append(f"`{r['path']}` ({float(r['duration_s']):g} s)")
             r["duration_s"] = f"{cut:.3f}"
     _rewrite(dst / "manifest.csv", rows)
-    rows = _copy_rows(src / "video" / "manifest.csv", dst / "video" / "manifest.csv", lambda r: r["path"] in VIDEOS)
-    readme = (src / "video" / "README.md").read_text()
-    for r in rows:
-        if r["path"] in SHRINK:
-            was = r["resolution"]
-            r["resolution"] = _shrink_video(src / "video" / r["path"], dst / "video" / r["path"], SHRINK[r["path"]])
-            r["size_bytes"] = str((dst / "video" / r["path"]).stat().st_size)
-            readme = "\n".join(line.replace(f"| {was} |", f"| {r['resolution']} |") if line.startswith(f"| {r['path']} |")
-                               else line for line in readme.split("\n"))
-        else:
-            shutil.copy2(src / "video" / r["path"], dst / "video" / r["path"])
-    _rewrite(dst / "video" / "manifest.csv", rows)
-    readme = readme.replace("Files are copied byte-for-byte from the named package; nothing was re-encoded.",
-                            "In the corpus, files are copied byte-for-byte from the named package. In this test "
-                            f"fixture set, bigbuckbunny.mp4 is re-encoded to {VIDEO_WIDTH} pixels wide (its sound "
-                            "copied untouched; see ../LICENSES.md) and picchu_seq0100_snippet_dnx.mov is left out.")
-    (dst / "video" / "README.md").write_text(readme)
+    for r in _copy_rows(src / "video" / "manifest.csv", dst / "video" / "manifest.csv",
+                        lambda r: r["path"] in VIDEOS):
+        shutil.copy2(src / "video" / r["path"], dst / "video" / r["path"])
+    shutil.copy2(src / "video" / "README.md", dst / "video" / "README.md")
     keep = lambda r: r["path"] in TIMELINES_NAMED or int(r["size_bytes"]) < SMALL  # noqa: E731
     for r in _copy_rows(src / "timelines" / "manifest.csv", dst / "timelines" / "manifest.csv", keep):
         (dst / "timelines" / r["path"]).parent.mkdir(parents=True, exist_ok=True)
