@@ -9,7 +9,7 @@ batch's wall time, and judged against the panel's 100 ms budget (the tests check
 loop keeps ticking; the threshold is judged here, where the machine's load is printed too).
 
 Then the timeline's repaint on a ``--clips`` clip edit (2 s clips over the corpus video,
-every clip with a take on its Foley lane and a thumbnail): the time to repaint the visible
+every clip with a take on its Foley lane and a thumbnail, a ``foley:`` marker every tenth clip): the time to repaint the visible
 range (the whole cached layer, what a scroll or zoom costs) at three zooms, against the
 16 ms goal. Offscreen Qt, no sound card needed.
 """
@@ -148,6 +148,10 @@ def timeline_paint(n_clips: int) -> int:
     for cid in session.states:
         session.states[cid].takes = [Take(audio[: int(float(session.states[cid].clip.duration) * 22050)], 22050,
                                           control, 0, {})]
+    from melfoley.ui.markers import made
+
+    starts = sorted(float(st.clip.record_offset) for st in session.states.values())
+    session.set_markers([made(a + 0.2, a + 1.2, f"hit {k}", 25) for k, a in enumerate(starts[::10])])
     t = time.perf_counter()
     data = TimelineData.from_session(session)
     built = time.perf_counter() - t
@@ -158,8 +162,8 @@ def timeline_paint(n_clips: int) -> int:
     thumb.fill(QColor("#507050"))
     for cid in session.states:
         view.thumbs[cid] = thumb
-    print(f"timeline of {n_clips} clips ({data.duration / 60:.1f} min): session opened in {opened:.2f} s, "
-          f"lanes and take envelopes built in {built:.2f} s")
+    print(f"timeline of {n_clips} clips ({data.duration / 60:.1f} min, {len(data.markers)} foley: markers): "
+          f"session opened in {opened:.2f} s, lanes and take envelopes built in {built:.2f} s")
     layer = QPixmap(view.width(), view.height())
     for label, span in (("fit the edit", data.duration), ("60 s visible", 60.0), ("5 s visible", 5.0)):
         view.set_view(data.duration / 2 - span / 2 if span < data.duration else 0.0, view.lanes_width() / span)

@@ -81,3 +81,39 @@ def test_a_resized_viewer_decodes_again_at_its_new_size(qtbot, panel, edit, tmp_
     qtbot.waitUntil(lambda: v.wanted_size() > small + 20, timeout=5000)
     qtbot.waitUntil(lambda: v.sharp and v._img.height() == v.wanted_size(), timeout=30000)
     assert v._img.height() > small
+
+
+def test_a_drag_on_the_timeline_ruler_scrubs_grains_of_the_foley(qtbot, panel, edit, tmp_path):
+    from PySide6.QtCore import QPoint, Qt
+
+    from melfoley.ui.player import GRAIN_S
+    from melfoley.ui.timeline_view import RULER
+
+    s = panel.open_timeline(edit, output_dir=tmp_path / "out")
+    s.update("V1/0", prompt="footsteps", takes=1)
+    with qtbot.waitSignal(panel.generation_finished, timeout=60000):
+        panel.generate(["V1/0"])
+    panel.transport.edit_box.setChecked(True)  # the edit's Foley lanes, mixed
+    p, tv = panel.player, panel.timeline
+    panel.seek_edit(0.0)
+    mix, rate = p._audio.copy(), p._rate
+    n = int(GRAIN_S * rate)
+    loud = [t for t in np.arange(0.3, 2.9, 0.05) if np.abs(mix[int(t * rate):int(t * rate) + n]).max() > 0.01]
+    assert len(loud) > 3, "the debug take should have sound somewhere in the first clip"
+    tv.fit()
+    y = RULER // 2
+    qtbot.mousePress(tv, Qt.MouseButton.LeftButton, pos=QPoint(int(tv.x_of(loud[0] - 0.2)), y))
+    qtbot.mouseMove(tv, QPoint(int(tv.x_of(loud[0])), y))
+    at = int(round((p.position() - p.start()) * rate))
+    assert p.position() == pytest.approx(loud[0], abs=2 / tv.px_per_s)
+    g = p._grain
+    assert g is not None and np.abs(g).max() > 0.005  # the Foley under the playhead, not silence
+    e = int(0.006 * rate)
+    assert np.allclose(g[e:n - e], mix[at + e:at + n - e], atol=1e-6)
+    # dragging back plays the grain backwards (what the drag passes over, in its direction)
+    qtbot.mouseMove(tv, QPoint(int(tv.x_of(loud[0] - 0.1)), y))
+    at = int(round((p.position() - p.start()) * rate))
+    g = p._grain
+    assert np.allclose(g[e:n - e], mix[at - n:at][::-1][e:n - e], atol=1e-6)
+    qtbot.mouseRelease(tv, Qt.MouseButton.LeftButton, pos=QPoint(int(tv.x_of(loud[0] - 0.1)), y))
+    assert not p.is_playing()

@@ -225,7 +225,11 @@ class FoleyPanel(PanelTransport, PanelActions, PanelMarkers, QWidget):
             self.bottom.setOrientation(want)
         # the clip's rows wrap when narrow: leave them the room (the controls scroll)
         rows = 560 if width >= 1300 else 660  # the clip's rows wrap below ~1300 px: two more lines
-        self.controls.widget().setMinimumHeight(rows if width >= NARROW else rows + (NARROW - width) // 2)
+        rows = rows if width >= NARROW else rows + (NARROW - width) // 2
+        right = self.controls.widget()
+        # never below what the clip's controls and the takes need: the curve keeps its full height
+        right.setMinimumHeight(max(rows, sum(right.widget(i).minimumSizeHint().height() for i in range(2))
+                                   + right.handleWidth()))
         self.picture_box.setMinimumHeight(0 if width >= NARROW else 360)  # picture and wrapped transport rows
 
     # ------------------------------------------------------------------ opening
@@ -286,6 +290,7 @@ class FoleyPanel(PanelTransport, PanelActions, PanelMarkers, QWidget):
         if rows:
             first = next((r.clip_id for r in rows if not r.problem), rows[0].clip_id)
             self.clips.select_ids([first])
+        QTimer.singleShot(0, lambda: self._closed or self.reflow(self.width()))  # the clip's rows are laid out now
         return session
 
     def _start_thumbnails(self) -> None:

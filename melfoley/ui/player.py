@@ -29,8 +29,8 @@ from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QP
 
 from . import theme
 
-NO_DEVICE = ("No audio output device: PortAudio found none (check the sound card, the audio server, "
-             "or ALSA's default device). Playing silently: the playhead and picture still run.")
+NO_DEVICE = ("No audio output device (check the sound card, the audio server or ALSA's default device): "
+             "playing silently, the playhead and picture still run.")
 FALLBACK_RATE = 48000
 GRAIN_S, GRAIN_EDGE_S = 0.08, 0.006  # a scrub grain and its fades
 SCRUB_IDLE_MS = 400  # the output closes this long after the last scrub
@@ -449,7 +449,7 @@ class Transport(QWidget):
         self.range_label.setObjectName("hint")
         self.device_label = QLabel("")
         self.device_label.setObjectName("warning")
-        fixed_lines(self.device_label)  # its place is kept: the first Play's message moves nothing
+        fixed_lines(self.device_label, 3)  # its place is kept: the first Play's message moves nothing
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.viewer, 1)

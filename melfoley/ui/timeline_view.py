@@ -661,20 +661,24 @@ class TimelineView(QWidget):
     def _paint_markers(self, p: QPainter, t0: float, t1: float) -> None:
         y = RULER
         p.fillRect(QRectF(GUTTER, y, self.lanes_width(), MARKER_ROW), QColor(theme.PANEL))
-        for _a, _b, text, i in self.data.markers:
-            a, b = self.marker_span(i)
+        spans = sorted((self.marker_span(i) + (text, i) for _a, _b, text, i in self.data.markers))
+        fill, label_at = QColor(theme.ACCENT_DIM), -1e9
+        for k, (a, b, text, i) in enumerate(spans):
             if b < t0 or a > t1:
                 continue
             x0, x1 = self.x_of(a), max(self.x_of(b), self.x_of(a) + 6)
             box = QRectF(x0, y + 2, x1 - x0, MARKER_ROW - 4)
-            p.fillRect(box, QColor(theme.ACCENT_DIM))
+            p.fillRect(box, fill)
             if i == self.selected_marker:
                 p.setPen(QPen(QColor(theme.ACCENT), 1))
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 p.drawRect(box.adjusted(0, -1, 0, 1))
-            p.setPen(QColor(theme.ACCENT))
-            p.drawText(QRectF(x0 + 2, y, max(60.0, x1 - x0), MARKER_ROW), int(Qt.AlignmentFlag.AlignVCenter),
-                       f"foley: {text}")
+            room = (self.x_of(spans[k + 1][0]) if k + 1 < len(spans) else self.width()) - x0
+            if x0 >= label_at and (room >= 40 or i == self.selected_marker):  # zoomed out: no pile of labels
+                p.setPen(QColor(theme.ACCENT))
+                p.drawText(QRectF(x0 + 2, y, max(60.0, x1 - x0), MARKER_ROW), int(Qt.AlignmentFlag.AlignVCenter),
+                           f"foley: {text}")
+                label_at = x0 + min(room, p.fontMetrics().horizontalAdvance(f"foley: {text}") + 6)
 
 
 def _clock(t: float) -> str:
