@@ -19,7 +19,10 @@ under 5 seconds. Nothing is asserted: this prints figures.
 ``--scale N``: an N-clip edit of half-second clips (160x120 media, debug engine), cut from
 ``--unique`` distinct source ranges so that filling the cache renders only those; the
 figure is a rerun into the same folder, every clip cached (goal, issue 15: 10,000 clips in
-under 30 s), with how often the partial timeline was written.
+under 30 s), with how often the partial timeline was written, where its CPU time goes
+(:data:`SECTIONS`: the edit read, the clip scan, the output timeline built and written, ...,
+timed by wrapping those functions) and the load average, since other work on the cores
+inflates the wall time but not the CPU time.
 """
 
 from __future__ import annotations
@@ -101,6 +104,59 @@ def run_once(edit: Path, out: Path, engine: str, label: str, options=()):
     return wall, cpu, report
 
 
+#: where a fully cached rerun spends its CPU: (label, "module" or "module:class", attribute) of the
+#: functions timed (a label may gather several)
+SECTIONS = [
+    ("read the edit", "melfoley.plugin.batch", "read_timeline"),
+    ("scan its clips (timeline walk)", "melfoley.plugin.batch", "find_picture_clips"),
+    ("job + engine lookup", "melfoley.plugin.batch", "build_job"),
+    ("job + engine lookup", "melfoley.plugin.batch:BatchRunner", "engine"),
+    ("media probe + identity + cache key", "melfoley.plugin.batch:BatchRunner", "_probe"),
+    ("media probe + identity + cache key", "melfoley.plugin.batch", "media_identity"),
+    ("media probe + identity + cache key", "melfoley.plugin.batch", "cache_key"),
+    ("existing stems (sidecars read)", "melfoley.plugin.batch:BatchRunner", "_existing_stems"),
+    ("output timeline: build", "melfoley.plugin.driver", "build_output_timeline"),
+    ("output timeline: write", "melfoley.plugin.driver", "write_timeline"),
+    ("output timeline: write", "melfoley.plugin.batch", "write_timeline"),
+]
+
+
+class Sections:
+    """CPU time (time.process_time) inside each of :data:`SECTIONS`, measured by wrapping them."""
+
+    def __init__(self):
+        import importlib
+
+        self.cpu: dict[str, float] = {}
+        self._undo = []
+        for label, where, attr in SECTIONS:
+            mod_name, _, cls = where.partition(":")
+            owner = importlib.import_module(mod_name)
+            owner = getattr(owner, cls) if cls else owner
+            real = getattr(owner, attr)
+            self._undo.append((owner, attr, real))
+            setattr(owner, attr, self._timed(label, real))
+
+    def _timed(self, label, fn):
+        depth = [0]
+
+        def wrapper(*a, **k):
+            if depth[0]:
+                return fn(*a, **k)
+            depth[0] += 1
+            c = time.process_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                depth[0] -= 1
+                self.cpu[label] = self.cpu.get(label, 0.0) + time.process_time() - c
+        return wrapper
+
+    def close(self):
+        for owner, attr, real in reversed(self._undo):
+            setattr(owner, attr, real)
+
+
 def scale(work: Path, clips: int, unique: int) -> int:
     """A long edit, fully cached: what the driver costs per clip when nothing is rendered."""
     import torch
@@ -109,7 +165,12 @@ def scale(work: Path, clips: int, unique: int) -> int:
     media = make_media(work, (160, 120), seconds=30.0)
     edit = make_edit(work, media, clips, clips * 0.5 / 60, media_seconds=30.0, unique=unique)
     fill_wall, _, fill = run_once(edit, work / "out", "debug", "filling the cache")
-    wall, cpu, rerun = run_once(edit, work / "out", "debug", "rerun, all cached")
+    sections = Sections()
+    try:
+        wall, cpu, rerun = run_once(edit, work / "out", "debug", "rerun, all cached")
+    finally:
+        sections.close()
+    load_avg = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     tl = Path(rerun.output_timeline)
     print(f"\nbatch_timeline --scale: {clips} clips of 0.5 s ({clips * 0.5 / 3600:.2f} h of picture), "
           f"{unique} distinct renders, debug engine, {os.cpu_count()} CPUs")
@@ -118,6 +179,12 @@ def scale(work: Path, clips: int, unique: int) -> int:
     print(f"  rerun, fully cached       {wall:8.2f} s   ({1000 * wall / clips:.2f} ms per clip, CPU {cpu:.2f} s)   "
           f"cached {rerun.count('cached')}/{clips}   timeline written {rerun.timeline_writes} times "
           f"({tl.stat().st_size / 1e6:.1f} MB)")
+    print("    where its CPU goes (process CPU time, s):")
+    for label, c in sections.cpu.items():
+        print(f"      {label:38s} {c:6.2f}   ({1000 * c / clips:.3f} ms per clip)")
+    print(f"      {'the rest (per-clip driver, report)':38s} {cpu - sum(sections.cpu.values()):6.2f}")
+    print(f"  machine load average (1, 5, 15 min) at the end: {load_avg[0]:.1f} {load_avg[1]:.1f} {load_avg[2]:.1f} "
+          "(other work on the same cores inflates the wall time, not the CPU time)")
     print(f"  goal (issue 15): {clips} cached clips in under 30 s -> {wall:.1f} s "
           f"({'met' if wall < 30 else 'NOT met'})")
     shutil.rmtree(work / "out", ignore_errors=True)  # the stems of a long edit are large
