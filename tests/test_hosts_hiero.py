@@ -27,359 +27,16 @@ import types
 from fractions import Fraction
 from pathlib import Path
 
-import opentimelineio as otio
 import pytest
 
 from melfoley.plugin.hosts import hiero as hiero_bridge
 from melfoley.plugin.hosts import install
 from melfoley.plugin.hosts.bridge import BridgeError
 from melfoley.plugin.timeline import find_picture_clips, read_timeline
+from hiero_mock import RATE, START, Sequence, TaskRegistry, VideoItem, hiero_modules  # the mocked Hiero API
 from test_timeline_media import render_media
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-RATE = 25
-START = 90000
-MEDIA_TC = 86400  # the plate's start timecode (01:00:00:00 at 24 fps read at 25): source frames count from it
-
-
-class TimeBase:
-    def __init__(self, fps):
-        self.fps = fps
-
-    def toFloat(self):  # noqa: N802 - Hiero's API
-        return float(self.fps)
-
-
-class MediaSource:
-    def __init__(self, path, frames=None):
-        assert Path(path).is_file(), path
-        self.path, self.frames = str(path), frames
-
-    def fileinfos(self):
-        return [types.SimpleNamespace(filename=lambda p=self.path: p)]
-
-    def firstpath(self):
-        return self.path
-
-    def singleFile(self):  # noqa: N802
-        return True
-
-    def duration(self):
-        return self.frames
-
-    def timecodeStart(self):  # noqa: N802
-        return MEDIA_TC if self.frames else 0
-
-
-class Clip:
-    def __init__(self, source):
-        assert isinstance(source, MediaSource)
-        self.source = source
-
-    def name(self):
-        return Path(self.source.path).stem
-
-    def mediaSource(self):  # noqa: N802
-        return self.source
-
-    def framerate(self):
-        return TimeBase(RATE)
-
-    def timecodeStart(self):  # noqa: N802
-        return self.source.timecodeStart()
-
-
-class BinItem:
-    def __init__(self, item):
-        self.item = item
-
-
-class Bin:
-    def __init__(self, name):
-        self._name, self.items = name, []
-
-    def name(self):
-        return self._name
-
-    def bins(self):
-        return [i for i in self.items if isinstance(i, Bin)]
-
-    def addItem(self, item):  # noqa: N802
-        assert isinstance(item, (Bin, BinItem))
-        self.items.append(item)
-
-
-class _Item:
-    """What video and audio track items share: Hiero's read-only accessors (inclusive outs)."""
-
-    def name(self):
-        return self._name
-
-    def timelineIn(self):  # noqa: N802
-        return self.t[0]
-
-    def timelineOut(self):  # noqa: N802
-        return self.t[1]
-
-    def duration(self):
-        return self.t[1] - self.t[0] + 1
-
-    def sourceIn(self):  # noqa: N802
-        return self.s[0]
-
-    def playbackSpeed(self):  # noqa: N802
-        return self.speed
-
-    def isEnabled(self):  # noqa: N802
-        return True
-
-    def source(self):
-        return self.clip
-
-
-class VideoItem(_Item):
-    def __init__(self, name, media, t_in, frames, src_in, speed=1.0):
-        self._name, self.media, self.speed = name, media, speed
-        self.t, self.s = [t_in, t_in + frames - 1], [src_in, src_in + frames - 1]
-        self.clip = Clip(MediaSource(media, 75))
-
-
-class TrackItem(_Item):
-    def __init__(self, name):
-        self._name, self.clip, self.t, self.s, self.speed = name, None, [None, None], [None, None], 1.0
-
-    def setSource(self, clip):  # noqa: N802
-        assert isinstance(clip, Clip)
-        self.clip = clip
-
-    def _ranged(self):
-        assert self.clip is not None, "Hiero wants the source set before the ranges"
-
-    def setTimelineIn(self, f):  # noqa: N802
-        self._ranged()
-        self.t[0] = f
-
-    def setTimelineOut(self, f):  # noqa: N802
-        self._ranged()
-        self.t[1] = f
-
-    def setSourceIn(self, f):  # noqa: N802
-        self._ranged()
-        self.s[0] = f
-
-    def setSourceOut(self, f):  # noqa: N802
-        self._ranged()
-        self.s[1] = f
-
-
-class AudioTrack:
-    def __init__(self, name):
-        self._name, self.placed, self.enabled = name, [], True
-
-    def name(self):
-        return self._name
-
-    def createTrackItem(self, name):  # noqa: N802
-        return TrackItem(name)
-
-    def addItem(self, item):  # noqa: N802
-        assert all(v is not None and type(v) is int for v in item.t + item.s), (item.t, item.s)
-        assert item.t[1] >= item.t[0] >= 0 and item.s[1] - item.s[0] == item.t[1] - item.t[0]
-        self.placed.append(item)
-
-    def items(self):
-        return sorted(self.placed, key=lambda i: i.t[0])
-
-    def setEnabled(self, on):  # noqa: N802
-        self.enabled = on
-
-    def isEnabled(self):  # noqa: N802
-        return self.enabled
-
-
-class VideoTrack:
-    def __init__(self, name, items):
-        self._name, self._items = name, items
-
-    def name(self):
-        return self._name
-
-    def items(self):
-        return list(self._items)
-
-    def isEnabled(self):  # noqa: N802
-        return True
-
-
-class Project:
-    def __init__(self):
-        self.bin, self.undo = Bin("Sequences"), []
-
-    def name(self):
-        return "Show 12"
-
-    def clipsBin(self):  # noqa: N802
-        return self.bin
-
-    def beginUndo(self, name):  # noqa: N802
-        self.undo.append(("begin", name))
-
-    def endUndo(self):  # noqa: N802
-        self.undo.append(("end",))
-
-
-class Sequence:
-    def __init__(self, items):
-        self.video = [VideoTrack("Video 1", items)]
-        self.audio, self._project = [], Project()
-
-    def name(self):
-        return "Reel 2"
-
-    def project(self):
-        return self._project
-
-    def framerate(self):
-        return TimeBase(RATE)
-
-    def timecodeStart(self):  # noqa: N802
-        return START
-
-    def videoTracks(self):  # noqa: N802
-        return self.video
-
-    def audioTracks(self):  # noqa: N802
-        return self.audio
-
-    def addTrack(self, track):  # noqa: N802
-        assert isinstance(track, AudioTrack)
-        self.audio.append(track)
-
-    def removeTrack(self, track):  # noqa: N802
-        assert track in self.audio, "removeTrack of a track that is not in the sequence"
-        self.audio.remove(track)
-
-
-# ---------------------------------------------------------------- Hiero's export system (mocked)
-class ItemWrapper:
-    def __init__(self, item):
-        self.item = item
-
-    def sequence(self):
-        return self.item if isinstance(self.item, Sequence) else None
-
-    def trackItem(self):  # noqa: N802
-        return None
-
-
-class OTIOExportPreset:
-    """hiero.exporters.FnOTIOExportTask.OTIOExportPreset: a sequence task that writes one .otio."""
-
-    def __init__(self, name, properties):
-        self._name, self._properties = name, {"writeCompRenderPaths": True, "includeEffects": True, **properties}
-
-    def properties(self):
-        return self._properties
-
-
-class TimelineProcessorPreset:
-    """hiero.exporters.FnTimelineProcessor.TimelineProcessorPreset ('Process as Sequence')."""
-
-    def __init__(self, name, properties):
-        self._name = name
-        self._properties = {"versionIndex": 1, "versionPadding": 2, "exportTemplate": (),
-                            "exportRoot": "{projectroot}", "inOutTrim": False, "startFrameIndex": 1,
-                            "startFrameSource": "Sequence", **properties}
-
-    def name(self):
-        return self._name
-
-    def properties(self):
-        return self._properties
-
-
-def _rt(value, rate):
-    return otio.opentime.RationalTime(value, float(rate))
-
-
-def hiero_otio(seq) -> "otio.schema.Timeline":
-    """What Hiero's OTIO exporter writes for ``seq`` (per Foundry's documentation of its output):
-    video then audio tracks, gaps from the sequence's frame 0, the start timecode as the global
-    start, each clip's source range in its media's timecode and the media's available range."""
-    rate = seq.framerate().toFloat()
-    tl = otio.schema.Timeline(name=seq.name(), global_start_time=_rt(seq.timecodeStart(), rate))
-    tl.metadata["nuke"] = {"version": "16.0v1 (mock)"}
-    for track in seq.videoTracks() + seq.audioTracks():
-        kind = "Video" if isinstance(track, VideoTrack) else "Audio"
-        out, cursor = otio.schema.Track(name=track.name(), kind=kind), 0
-        for item in sorted(track.items(), key=lambda i: i.timelineIn()):
-            if item.timelineIn() > cursor:
-                out.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(
-                    _rt(0, rate), _rt(item.timelineIn() - cursor, rate))))
-            clip = item.source()
-            media, src_rate = clip.mediaSource(), clip.framerate().toFloat()
-            ref = otio.schema.ExternalReference(
-                target_url=Path(media.firstpath()).as_uri(),
-                available_range=otio.opentime.TimeRange(_rt(media.timecodeStart(), src_rate),
-                                                        _rt(media.duration() or item.duration(), src_rate)))
-            oc = otio.schema.Clip(name=item.name(), media_reference=ref, source_range=otio.opentime.TimeRange(
-                _rt(clip.timecodeStart() + item.sourceIn(), src_rate), _rt(item.duration(), rate)))
-            if item.playbackSpeed() != 1.0:
-                oc.effects.append(otio.schema.LinearTimeWarp(time_scalar=item.playbackSpeed()))
-            out.append(oc)
-            cursor = item.timelineOut() + 1
-        tl.tracks.append(out)
-    return tl
-
-
-class TaskRegistry:
-    """hiero.core.taskRegistry: records each processor run and checks its arguments."""
-
-    def __init__(self, *, task_fails=False):
-        self.runs, self.task_fails = [], task_fails
-
-    def createAndExecuteProcessor(self, preset, items, submissionName=None, synchronous=False):  # noqa: N802
-        assert isinstance(preset, TimelineProcessorPreset), "a 'Process as Sequence' preset runs sequence tasks"
-        template, root = preset.properties()["exportTemplate"], preset.properties()["exportRoot"]
-        assert isinstance(template, tuple) and template, template
-        assert all(isinstance(t, OTIOExportPreset) and isinstance(rel, str) for rel, t in template), template
-        assert "{" not in root and Path(root).is_absolute(), f"export root {root!r} is not a folder"
-        assert len(items) == 1 and isinstance(items[0], ItemWrapper) and items[0].sequence() is not None, items
-        self.runs.append({"preset": preset.name(), "root": root, "paths": [rel for rel, _ in template],
-                          "sequence": items[0].sequence().name(), "synchronous": synchronous,
-                          "submission": submissionName})
-        if not synchronous or self.task_fails:
-            return  # queued (the file comes later), or the task set its error in the Export Queue
-        for rel, _task in template:
-            assert "{" not in rel.replace("{ext}", ""), f"token in {rel!r} this mock does not resolve"
-            out = Path(root, rel.replace("{ext}", "otio"))
-            out.parent.mkdir(parents=True, exist_ok=True)
-            otio.adapters.write_to_file(hiero_otio(items[0].sequence()), str(out))
-
-
-def hiero_modules(seq, *, exporter=True, registry=None) -> dict:
-    """The mocked ``hiero`` package for sys.modules; ``exporter=False`` is a host without Hiero's
-    OTIO exporter (or without opentimelineio in its Python)."""
-    core = types.ModuleType("hiero.core")
-    core.__dict__.update(Bin=Bin, BinItem=BinItem, Clip=Clip, MediaSource=MediaSource, AudioTrack=AudioTrack,
-                         ItemWrapper=ItemWrapper, taskRegistry=registry or TaskRegistry())
-    ui = types.ModuleType("hiero.ui")
-    ui.activeSequence = lambda: seq
-    pkg = types.ModuleType("hiero")
-    pkg.__path__ = []  # a package, as in the host
-    pkg.core, pkg.ui = core, ui
-    mods = {"hiero": pkg, "hiero.core": core, "hiero.ui": ui}
-    if exporter:
-        ex = types.ModuleType("hiero.exporters")
-        ex.__path__ = []
-        task = types.ModuleType("hiero.exporters.FnOTIOExportTask")
-        task.OTIOExportPreset = OTIOExportPreset
-        proc = types.ModuleType("hiero.exporters.FnTimelineProcessor")
-        proc.TimelineProcessorPreset = TimelineProcessorPreset
-        ex.FnOTIOExportTask, ex.FnTimelineProcessor, pkg.exporters = task, proc, ex
-        mods.update({"hiero.exporters": ex, "hiero.exporters.FnOTIOExportTask": task,
-                     "hiero.exporters.FnTimelineProcessor": proc})
-    return mods
 
 
 def four_clips(folder: Path) -> Sequence:
@@ -610,3 +267,132 @@ def test_importing_the_panel_loads_no_torch():
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert res.returncode == 0, res.stderr
     assert res.stdout.split("\n")[-2] == "['PySide6', 'numpy', 'opentimelineio']", res.stdout
+
+
+# ---------------------------------------------------------------- melfoley's own panel, docked in the host's Python
+TESTS = Path(__file__).resolve().parent
+
+
+def host_site(tmp_path) -> Path:
+    """The host's own PySide6 and shiboken6: a folder of its own (linking to the same build, the one
+    on this machine), so that which copy a module was imported from is visible in its path."""
+    import PySide6
+    import shiboken6
+
+    site = tmp_path / "host_site"
+    site.mkdir()
+    for mod in (PySide6, shiboken6):
+        (site / mod.__name__).symlink_to(Path(mod.__file__).parent, target_is_directory=True)
+    return site
+
+
+def test_melfoley_panel_docks_in_the_host_python_without_torch(tmp_path):
+    """A process plays Nuke Studio: a Python whose sys.path has no melfoley (stdlib and the host's
+    PySide6 only), the Hiero API mocked, a fake nukescripts recording registerWidgetAsPanel. The
+    installed entry docks melfoley's real FoleyPanel, which loads the sequence through the (mocked)
+    Hiero OTIO exporter, generates with the debug engine in its engine process, exports and writes
+    the tracks back; torch never enters the host, and the engine process is melfoley's Python."""
+    import subprocess
+
+    record = install.install("hiero", home=tmp_path / "home", platform="linux")
+    media = render_media(tmp_path, "plate.mp4", Fraction(RATE), 3.0)
+    host_python = os.path.realpath(sys.executable)  # this environment's base interpreter, outside it
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "MELFOLEY_HOST_OUT": str(tmp_path / "jobs"),
+           "MELFOLEY_CACHE_DIR": str(tmp_path / "cache")}
+    res = subprocess.run([host_python, "-I", "-S", str(TESTS / "hiero_host.py"), str(host_site(tmp_path)),
+                          str(TESTS / "hiero_mock.py"), str(record.script), str(media), str(tmp_path)],
+                         capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert res.returncode == 0 and lines, res.stdout[-3000:] + res.stderr[-5000:]
+    out = json.loads(lines[-1][len("RESULT "):])
+    assert not out["had_melfoley"] and out["host_python"] == host_python  # the host could not import melfoley
+    assert out["registered"] == ["__import__('melfoley_hosts.hiero_panel', fromlist=['DockedFoleyPanel'])"
+                                 ".DockedFoleyPanel", "melfoley Foley", "org.melfoley.FoleyPanel"]
+    assert out["cls"] == "DockedFoleyPanel" and "melfoley's own Foley panel is docked" in out["status"], out
+    assert out["loaded"] and out["dock_width"] == 480
+    assert sorted(out["generated"]["done"]) == ["V1/0", "V1/2"] and not out["generated"]["failed"], out["generated"]
+    assert out["exported"].endswith("Reel 2.foley.otio") and "2 stems placed" in out["after_export"], out
+    assert [frames for _, frames in out["tracks"]] == [[[0, 19], [25, 39]]]  # sequence frames, inclusive outs
+    assert out["undo"] == [["begin", "melfoley Foley tracks"], ["end"]]
+    assert "by Hiero's OTIO exporter" in out["job_log"] and "docked: melfoley's own Foley panel" in out["job_log"]
+    # the host kept its own Qt and never loaded torch; melfoley came from melfoley's folder
+    assert out["torch_in_host"] == []
+    assert out["qt_files"] and all(f.startswith(str(tmp_path / "host_site")) for f in out["qt_files"]), out["qt_files"]
+    assert out["melfoley_file"] == str(Path(hiero_bridge.__file__).parents[3] / "melfoley" / "__init__.py")
+    # the engine process ran melfoley's interpreter, on its own path, without re-running the host's main file
+    child = out["engine_child"]
+    assert child["executable"] == json.loads(record.record.read_text())["python"] == sys.executable
+    assert child["prefix"] == sys.prefix and child["main"] is None
+    assert not any("host_site" in p for p in child["path"]), child["path"]
+    runs = (tmp_path / "main_runs.txt").read_text().split()
+    assert len(runs) == 1 and int(runs[0]) != child["pid"]
+
+
+def test_the_bridge_panel_is_docked_when_melfoley_cannot_live_in_the_host(tmp_path):
+    """This Python's PySide6 is melfoley's environment's own (not a host's): the entry keeps the
+    bridge panel, and says which and why in the panel and the log."""
+    import subprocess
+
+    record = install.install("hiero", home=tmp_path / "home", platform="linux", output_root=tmp_path / "jobs")
+    code = ("import runpy, sys, types\ncalls = []\n"
+            "ns = types.ModuleType('nukescripts'); ns.panels = types.SimpleNamespace("
+            "registerWidgetAsPanel=lambda *a: calls.append(a))\n"
+            "sys.modules.update({'nukescripts': ns, 'nukescripts.panels': ns.panels})\n"
+            f"runpy.run_path({str(record.script)!r})\n"
+            "hp = sys.modules['melfoley_hosts.hiero_panel']\n"
+            "print('DOCKED', calls[0][0].rsplit('.', 1)[1], '|', *hp.DOCKED)\n"
+            "print('HEAVY', sorted(m for m in ('numpy', 'torch', 'melfoley') if m in sys.modules))\n")
+    env = {k: v for k, v in os.environ.items() if k != "MELFOLEY_HOST_OUT"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert res.returncode == 0, res.stderr
+    assert ("DOCKED HieroFoleyPanel | melfoley's bridge panel this Python's PySide6 is melfoley's environment's "
+            "own, not the host's") in res.stdout, res.stdout + res.stderr
+    assert "HEAVY []" in res.stdout
+    log = (tmp_path / "jobs" / "hiero" / "melfoley.log").read_text()
+    assert "docked: melfoley's bridge panel (this Python's PySide6 is melfoley's environment's own" in log
+
+
+@pytest.fixture
+def full_panel_window(tmp_path, qapp, palette_kind):
+    """melfoley's own panel as the entry docks it when it fits the host (DockedFoleyPanel), in a
+    QMainWindow standing in for Nuke Studio with the host's palette."""
+    from PySide6.QtWidgets import QLabel, QMainWindow
+
+    from melfoley.plugin.hosts.hiero_panel import DockedFoleyPanel, dock_into
+    from melfoley.ui import engine_host
+
+    record = install.install("hiero", home=tmp_path / "home", platform="linux").record
+    win = QMainWindow()
+    win.setPalette(host_palette(palette_kind))
+    win.setCentralWidget(QLabel("the host's timeline"))
+    win.resize(1400, 900)
+    panel = DockedFoleyPanel(win, record=str(record))
+    dock = dock_into(win, panel)
+    yield win, dock, panel
+    panel.shutdown()
+    engine_host.use_interpreter(None)
+    win.close()
+
+
+@pytest.mark.parametrize("palette_kind", ["dark", "light"], indirect=True)
+def test_melfoley_panel_docked_at_480_px_follows_the_host_palette(sequence, full_panel_window, palette_kind, qtbot):
+    from collections import Counter
+
+    from melfoley.ui import theme
+
+    win, dock, panel = full_panel_window
+    assert panel.load_sequence(), panel.status.text()
+    qtbot.wait(200)
+    fp = panel.panel
+    assert dock.width() == 480 and fp.session is not None and len(fp.session.clip_ids) == 4
+    assert panel.minimumSizeHint().width() <= 480, panel.minimumSizeHint()
+    scheme = theme.LIGHT if palette_kind == "light" else theme.DARK  # melfoley's scheme of the host's lightness
+    assert fp.styleSheet() == theme.style_sheet(scheme)
+    for w in (panel.load_button, panel.sequence_label, fp.open_button, fp.generate_button, fp.generate_all_button,
+              fp.cancel_button, fp.export_button, fp.timeline):
+        left, right = w.mapTo(panel, w.rect().topLeft()).x(), w.mapTo(panel, w.rect().topRight()).x()
+        assert w.isVisible() and 0 <= left < right <= panel.width(), (w, left, right)
+    img = panel.grab().toImage()
+    counts = Counter(img.pixelColor(x, y).name() for x in range(0, img.width(), 4) for y in range(0, img.height(), 4))
+    assert counts.most_common(1)[0][0] in {scheme["BG"], scheme["PANEL"], scheme["BASE"]}, counts.most_common(3)
+    assert panel.status.text().startswith("Reel 2 loaded (exported by Hiero's OTIO exporter")

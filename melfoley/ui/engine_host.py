@@ -22,7 +22,8 @@ interpreter's own ``sys.path`` (asked of it once; melfoley's folder first when i
 there), without the host's ``PYTHONHOME`` / ``PYTHONPATH``, and without re-running the host's
 ``__main__``: spawn's preparation data (``multiprocessing.spawn.get_preparation_data``, what
 ``prepare()`` applies in the child) is given ``sys_path`` and ``sys_argv`` of our own and no
-``init_main_from_path`` / ``init_main_from_name``.
+``init_main_from_path`` / ``init_main_from_name``, and its command line
+(``spawn.get_command_line``) drops the host interpreter's flags (``-I``, ``-S`` ...).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def _launching(python: str | None):
 
     path = clean_path(python)
     with _LAUNCH:
-        executable, prepare = spawn.get_executable(), spawn.get_preparation_data
+        executable, prepare, command = spawn.get_executable(), spawn.get_preparation_data, spawn.get_command_line
         saved = {k: os.environ.pop(k) for k in ("PYTHONHOME", "PYTHONPATH") if k in os.environ}
 
         def preparation(name):
@@ -105,12 +106,16 @@ def _launching(python: str | None):
             data.update(sys_path=list(path), sys_argv=[python, "-m", "melfoley.ui.engine_host"])
             return data
 
+        def command_line(**kwds):  # without the host interpreter's flags (-I, -S, -E ... are not melfoley's)
+            argv = command(**kwds)
+            return [argv[0], *argv[argv.index("-c"):]] if "-c" in argv else argv
+
         spawn.set_executable(python)
-        spawn.get_preparation_data = preparation
+        spawn.get_preparation_data, spawn.get_command_line = preparation, command_line
         try:
             yield
         finally:
-            spawn.get_preparation_data = prepare
+            spawn.get_preparation_data, spawn.get_command_line = prepare, command
             spawn.set_executable(executable)
             os.environ.update(saved)
 

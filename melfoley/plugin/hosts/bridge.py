@@ -47,6 +47,27 @@ def load_env(entry_script: str | os.PathLike) -> dict:
     return env
 
 
+_ABOUT = ("import json, os, site, sys, melfoley; print(json.dumps({'version': list(sys.version_info[:2]), "
+          "'site': site.getsitepackages(), 'root': os.path.dirname(os.path.dirname(os.path.abspath("
+          "melfoley.__file__)))}))")
+
+
+def env_python(env: dict) -> dict:
+    """What melfoley's recorded Python is: its ``version`` [major, minor], its ``site`` folders and
+    the ``root`` folder melfoley is imported from (asked of it, in a child process)."""
+    try:
+        out = subprocess.run([env["python"], "-c", _ABOUT], env=child_env(), stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, timeout=60)
+        if out.returncode:
+            raise BridgeError(f"melfoley's Python {env['python']} cannot import melfoley "
+                              f"({(out.stderr.strip().splitlines() or ['no output'])[-1]}); run 'melfoley host "
+                              "install' again from melfoley's environment")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError) as exc:
+        raise BridgeError(f"melfoley's Python {env['python']} does not answer ({exc}); run 'melfoley host "
+                          "install' again from melfoley's environment") from exc
+
+
 def output_root(env: dict, host: str) -> Path:
     """Where a host's jobs go: $MELFOLEY_HOST_OUT, else the recorded root, else ~/melfoley/<host>."""
     root = os.environ.get("MELFOLEY_HOST_OUT") or env.get("output_root") or str(Path.home() / "melfoley")

@@ -9,11 +9,22 @@ failed clips and writes the Foley tracks back into the sequence. "Edit in the Fo
 opens melfoley's full panel (its own process and window) on the exported sequence, for
 per-clip prompts and energy curves, and writes back each Export the artist makes from it
 (to its default folder), replacing the tracks of the previous one; "Write back an edit"
-takes any edit melfoley wrote. (Why melfoley's panel itself is not docked here: docs/hosts.md.)
+takes any edit melfoley wrote.
+
+When melfoley's environment fits the host's Python (:func:`full_panel_fit`: the same
+major.minor, the host has a PySide6 of its own, and melfoley's packages import in the host
+with it), :func:`entry` docks melfoley's real panel instead (:class:`DockedFoleyPanel`):
+``melfoley.ui.panel.FoleyPanel`` in the host's process and Qt, fed the active sequence through
+the same OTIO export, each Export written back into the sequence (replacing the previous
+one's tracks); its engine runs in melfoley's own Python (``engine_host.use_interpreter``), so
+no torch enters the host. Otherwise the bridge panel above is docked. Which one, and why, is
+said in the panel and in the job log (docs/hosts.md).
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 import subprocess
 import sys
 import threading
@@ -24,7 +35,8 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from . import hiero as bridge_hiero
-from .bridge import BridgeError, ChildBatch, Settings, batch_command, child_env, describe_failures, load_env
+from .bridge import BridgeError, ChildBatch, Settings, batch_command, child_env, describe_failures, env_python
+from .bridge import load_env
 from .bridge import log_line, output_root, read_foley_edit, safe_name
 
 PANEL_ID = "org.melfoley.FoleyPanel"
@@ -32,6 +44,8 @@ TITLE = "melfoley Foley"
 ENGINES = ("library", "embedded", "debug", "paper")  # the first is melfoley's default engine
 RECORD: str | None = None  # the install record, set by entry()
 _KEEP: list = []  # panels handed to Hiero's window manager stay referenced from Python
+BRIDGE, FULL = "melfoley's bridge panel", "melfoley's own Foley panel"
+DOCKED: tuple[str, str] = (BRIDGE, "entry() has not run")  # which panel entry() docked, and why
 
 
 def active_sequence():
@@ -40,22 +54,121 @@ def active_sequence():
     return hiero.ui.activeSequence()
 
 
+def _inside(path, roots) -> bool:
+    """``path`` under one of ``roots`` (as imported: a host's folder linking elsewhere is still the host's)."""
+    path = os.path.abspath(path)
+    return any(os.path.commonpath([path, r]) == r for r in roots)
+
+
+def full_panel_fit(record: str) -> tuple[bool, str]:
+    """Whether melfoley's own panel can live in this (the host's) Python, and why or why not.
+
+    It can when melfoley's recorded Python has this one's major.minor, this Python has a
+    PySide6 of its own (outside melfoley's environment: the host's Qt is the one its widgets
+    must use), and ``melfoley.ui.panel`` then imports, melfoley's folders put *after* the
+    host's on ``sys.path`` (so the host's PySide6 and shiboken6 stay the ones loaded). A failed
+    import takes its folders and half-loaded modules back out."""
+    try:
+        info = env_python(load_env(record))
+    except BridgeError as exc:
+        return False, str(exc)
+    want, have = tuple(info["version"]), tuple(sys.version_info[:2])
+    if want != have:
+        return False, (f"melfoley's Python is {want[0]}.{want[1]} and the host's {have[0]}.{have[1]}: its "
+                       "packages cannot load here")
+    folders = [d for d in (*info["site"], info["root"]) if os.path.isdir(d)]
+    roots = [os.path.abspath(d) for d in info["site"] if os.path.isdir(d)]
+    qt = [sys.modules[m].__file__ for m in ("PySide6", "shiboken6") if getattr(sys.modules.get(m), "__file__", None)]
+    if len(qt) < 2 or any(_inside(f, roots) for f in qt):
+        return False, ("this Python's PySide6 is melfoley's environment's own, not the host's"
+                       if qt else "this Python has no PySide6 of its own")
+    added = [d for d in folders if d not in sys.path]
+    before = set(sys.modules)
+    sys.path.extend(added)
+    try:
+        importlib.import_module("melfoley.ui.panel")
+        leaked = sorted(m for m, mod in sys.modules.items() if m.split(".")[0] in ("PySide6", "shiboken6")
+                        and getattr(mod, "__file__", None) and _inside(mod.__file__, roots))
+        if leaked:
+            raise ImportError(f"{leaked[0]} would load from melfoley's environment, not the host's PySide6")
+    except Exception as exc:  # noqa: BLE001 - any failure to load means the bridge panel, with the reason
+        for d in added:
+            sys.path.remove(d)
+        for m in set(sys.modules) - before:
+            del sys.modules[m]
+        return False, f"melfoley's packages do not import in the host's Python ({type(exc).__name__}: {exc})"
+    return True, (f"melfoley's Python {want[0]}.{want[1]} is the host's, and its packages load with the host's "
+                  f"PySide6 ({os.path.dirname(qt[0])})")
+
+
 class _Relay(QObject):
     event = Signal(dict)
     finished = Signal(object)  # the result dict, or a BridgeError
 
 
-class HieroFoleyPanel(QWidget):
-    def __init__(self, parent=None, *, record: str | None = None):
-        super().__init__(parent)
-        self.setObjectName("melfoley_hiero_panel")
+class _SequenceJob:
+    """What both docked panels share: the active sequence, its job folder, its OTIO export."""
+
+    _seq = None
+    exported_by: str | None = None
+
+    def _setup(self, name: str, record: str | None) -> None:
+        self.setObjectName(name)
         self.setWindowTitle(TITLE)
         self.record = record or RECORD
+        self.docked = DOCKED  # which panel entry() docked, and why (said in the panel and the job log)
+        self.placed: list = []
+        self.placed_tracks: list = []
+
+    def _sequence_row(self, lay, button) -> None:
+        """The active sequence's name, and ``button`` beside it."""
+        top = QHBoxLayout()
+        self.sequence_label = QLabel()
+        self.sequence_label.setWordWrap(True)
+        top.addWidget(self.sequence_label, 1)
+        top.addWidget(button)
+        lay.addLayout(top)
+
+    def refresh(self) -> None:
+        try:
+            self._seq = active_sequence()
+        except ImportError:
+            self._seq = None
+        name = self._seq.name() if self._seq is not None else "none (open a sequence)"
+        self.sequence_label.setText(f"Sequence: <b>{name}</b>")
+
+    def _job(self) -> tuple[dict, Path]:
+        env = load_env(self.record)
+        seq = self._seq
+        return env, output_root(env, "hiero") / safe_name(seq.project().name()) / safe_name(seq.name())
+
+    def say(self, text: str) -> None:
+        self.status.setText(text)
+
+    def _export_active(self) -> tuple[dict, Path, Path]:
+        """(env, job folder, exported edit) of the active sequence, or BridgeError / OSError."""
+        self.refresh()
+        if self._seq is None:
+            raise BridgeError("no sequence is active; open one in the timeline and try again")
+        env, job = self._job()
+        return env, job, self._export(job)
+
+    def _export(self, job: Path) -> Path:
+        """The active sequence as OTIO in ``job``; which exporter wrote it, and which panel is
+        docked, go into the job log."""
+        edit, self.exported_by = bridge_hiero.export_sequence(self._seq, job / f"{safe_name(self._seq.name())}.otio")
+        log_line(job / "melfoley.log", f"sequence '{self._seq.name()}' exported to {edit} by {self.exported_by}; "
+                 f"docked: {self.docked[0]} ({self.docked[1]})")
+        return edit
+
+
+class HieroFoleyPanel(_SequenceJob, QWidget):
+    def __init__(self, parent=None, *, record: str | None = None):
+        super().__init__(parent)
+        self._setup("melfoley_hiero_panel", record)
         self.child: ChildBatch | None = None
         self.last_result: dict | None = None
-        self.placed: list = []
         self.exported_by: str | None = None  # which OTIO exporter wrote the last export (hiero.BY_*)
-        self.placed_tracks: list = []
         self.panel_proc: subprocess.Popen | None = None  # melfoley's full panel, when opened from here
         self.watched: Path | None = None  # the Foley edit its Export writes
         self._watched_seen = self._watched_seq = None
@@ -73,14 +186,9 @@ class HieroFoleyPanel(QWidget):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         lay = QVBoxLayout(self)
-        top = QHBoxLayout()
-        self.sequence_label = QLabel()
-        self.sequence_label.setWordWrap(True)
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh)
-        top.addWidget(self.sequence_label, 1)
-        top.addWidget(refresh)
-        lay.addLayout(top)
+        self._sequence_row(lay, refresh)
         form = QFormLayout()
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.prompt = QLineEdit("footsteps")
@@ -116,8 +224,12 @@ class HieroFoleyPanel(QWidget):
         self.failures.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.failures.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.failures.setToolTip("Clips that failed, with the reason and the fix")
+        self.docked_label = QLabel(f"{self.docked[0]} is docked: {self.docked[1]}")
+        self.docked_label.setWordWrap(True)
+        self.docked_label.setEnabled(False)  # a quiet line: which panel this is, and why
         lay.addWidget(self.bar)
         lay.addWidget(self.status)
+        lay.addWidget(self.docked_label)
         lay.addWidget(self.failures, 1)
         row2 = QHBoxLayout()
         self.edit_button = QPushButton("Edit in the Foley panel\u2026")
@@ -131,40 +243,14 @@ class HieroFoleyPanel(QWidget):
         lay.addLayout(row2)
 
     # ------------------------------------------------------------------ actions
-    def refresh(self) -> None:
-        try:
-            self._seq = active_sequence()
-        except ImportError:
-            self._seq = None
-        name = self._seq.name() if self._seq is not None else "none (open a sequence)"
-        self.sequence_label.setText(f"Sequence: <b>{name}</b>")
-
-    def _job(self) -> tuple[dict, Path]:
-        env = load_env(self.record)
-        seq = self._seq
-        return env, output_root(env, "hiero") / safe_name(seq.project().name()) / safe_name(seq.name())
-
-    def _export(self, job: Path) -> Path:
-        """The active sequence as OTIO in ``job``; which exporter wrote it goes into the job log."""
-        edit, self.exported_by = bridge_hiero.export_sequence(self._seq, job / f"{safe_name(self._seq.name())}.otio")
-        log_line(job / "melfoley.log", f"sequence '{self._seq.name()}' exported to {edit} by {self.exported_by}")
-        return edit
-
     def settings(self) -> Settings:
         return Settings(prompt=self.prompt.text().strip() or "footsteps", takes=self.takes.value(),
                         seed=self.seed.value(), engine=self.engine.currentText().strip() or ENGINES[0])
 
-    def say(self, text: str) -> None:
-        self.status.setText(text)
-
     def start(self) -> bool:
-        self.refresh()
         self.failures.clear()
         try:
-            if self._seq is None:
-                raise BridgeError("no sequence is active; open one in the timeline and try again")
-            env, job = self._job()
-            edit = self._export(job)
+            env, job, edit = self._export_active()
             self.child = ChildBatch(batch_command(env, edit, job / "out", self.settings()), job / "melfoley.log")
             self.child.start()
         except (BridgeError, OSError) as exc:
@@ -238,12 +324,8 @@ class HieroFoleyPanel(QWidget):
             self.write_back(path)
 
     def open_full_panel(self) -> None:
-        self.refresh()
         try:
-            if self._seq is None:
-                raise BridgeError("no sequence is active; open one in the timeline and try again")
-            env, job = self._job()
-            edit = self._export(job)
+            env, job, edit = self._export_active()
             out = job / "panel"
             argv = [env["python"], "-m", "melfoley.plugin.cli", "panel", str(edit), "-o", str(out),
                     "--engine", self.settings().engine]
@@ -299,18 +381,95 @@ def dock_into(main_window, panel: QWidget, *, width: int = 480):
     return dock
 
 
+class DockedFoleyPanel(_SequenceJob, QWidget):
+    """melfoley's own panel (``FoleyPanel``) docked in the host, on the active sequence.
+
+    **Load sequence** exports the active sequence (Hiero's OTIO exporter, or the fallback) into
+    its job folder and opens it in the panel (output into the job's ``panel`` folder); each
+    Export from the panel is written back into that sequence, replacing the previous export's
+    tracks. The panel's engine runs in melfoley's own Python (``engine_host.use_interpreter``),
+    so torch and the models never load in the host. Built only after :func:`full_panel_fit`
+    said yes (melfoley importable here, with the host's PySide6)."""
+
+    def __init__(self, parent=None, *, record: str | None = None):
+        super().__init__(parent)
+        from melfoley.ui import theme
+        from melfoley.ui.engine_host import use_interpreter
+        from melfoley.ui.panel import FoleyPanel
+
+        self._setup("melfoley_hiero_full_panel", record)
+        use_interpreter(load_env(self.record)["python"])  # before the panel starts its engine processes
+        self.loaded_seq = None  # the sequence the panel's edit came from (its exports go back there)
+        self.edit_path: Path | None = None
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        self.load_button = QPushButton("Load sequence")
+        self.load_button.setToolTip("Export the active sequence and open it here (prompts, energy curves, takes)")
+        self.load_button.clicked.connect(self.load_sequence)
+        self._sequence_row(lay, self.load_button)
+        self.status = QLabel(f"{self.docked[0]} is docked: {self.docked[1]}")
+        self.status.setWordWrap(True)
+        lay.addWidget(self.status)
+        self.panel = FoleyPanel(self)  # a child widget: no sheet of its own, the one below follows the host
+        self.panel.setStyleSheet(theme.style_sheet(theme.scheme_for(self.palette())))
+        self.panel.exported.connect(self._exported)
+        lay.addWidget(self.panel, 1)
+        self.refresh()
+
+    def load_sequence(self) -> bool:
+        try:
+            _env, job, edit = self._export_active()
+        except (BridgeError, OSError) as exc:
+            self.say(f"error: {exc}")
+            return False
+        if self.panel.open_timeline(edit, output_dir=job / "panel") is None:
+            self.say(f"error: melfoley could not open the export of {self._seq.name()} ({edit})")
+            return False
+        self.loaded_seq, self.edit_path, self.placed_tracks = self._seq, edit, []
+        self.say(f"{self._seq.name()} loaded (exported by {self.exported_by}); each Export is written back into it")
+        return True
+
+    def _exported(self, summary) -> None:
+        """The panel's Export: its Foley tracks into the sequence it was loaded from, replacing the last ones."""
+        if summary.timeline is None or self.loaded_seq is None:
+            return
+        try:
+            edit = read_foley_edit(summary.timeline)
+            self.placed, self.placed_tracks = bridge_hiero.write_back(self.loaded_seq, edit,
+                                                                      replace=self.placed_tracks)
+        except BridgeError as exc:
+            self.say(f"error: {exc}")
+            return
+        self.say(f"{len(self.placed)} stems placed on new FOLEY tracks in {self.loaded_seq.name()}, from "
+                 f"{Path(summary.timeline).name}")
+
+    def shutdown(self) -> None:
+        if self.panel.session is not None:
+            self.panel.session.dirty = False
+        self.panel.shutdown()
+
+
 def entry(host_globals: dict, record: str):
-    """What the startup script calls: register the dockable panel with the host."""
-    global RECORD
+    """What the startup script calls: register the dockable panel with the host, melfoley's own
+    when :func:`full_panel_fit` says it can live in the host's Python, else the bridge panel.
+    Which one, and why, goes into ``<jobs>/hiero/melfoley.log`` and the panel."""
+    global RECORD, DOCKED
     RECORD = record
+    fits, why = full_panel_fit(record)
+    DOCKED = (FULL if fits else BRIDGE, why)
+    try:
+        log_line(output_root(load_env(record), "hiero") / "melfoley.log", f"docked: {DOCKED[0]} ({why})")
+    except (BridgeError, OSError):
+        pass  # the panel says it too; a missing record is reported when it is used
+    cls = "DockedFoleyPanel" if fits else "HieroFoleyPanel"
     try:
         from nukescripts import panels
     except ImportError:  # Hiero without Nuke: its own window manager
         import hiero.ui
 
-        widget = HieroFoleyPanel()
+        widget = globals()[cls]()
         _KEEP.append(widget)
         hiero.ui.windowManager().addWindow(widget)
         return widget
-    factory = "__import__('melfoley_hosts.hiero_panel', fromlist=['HieroFoleyPanel']).HieroFoleyPanel"
+    factory = f"__import__('melfoley_hosts.hiero_panel', fromlist=['{cls}']).{cls}"
     return panels.registerWidgetAsPanel(factory, TITLE, PANEL_ID)
