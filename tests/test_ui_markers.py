@@ -123,6 +123,10 @@ def test_a_moved_marker_makes_its_clips_takes_stale_and_generation_follows_it(qt
     assert panel.clips.clip_model.get("V1/4").status == "stale"
     panel.undo_stack.undo()
     assert s.state("V1/4").status == "done"
-    # a marker over another clip leaves this one current
-    panel.add_marker(0.1, 0.4, "cloth")
+    # a marker over another clip leaves this one current; with an I/O range set, M covers it
+    panel.loop_in, panel.loop_out = 0.2, 0.6
+    _answer_dialog("cloth")
+    panel.add_marker_at_playhead()
+    cloth = next(x for x in s.markers if x.text == "cloth")
+    assert (cloth.start, cloth.end) == (pytest.approx(0.2), pytest.approx(0.6))
     assert s.state("V1/4").status == "done"

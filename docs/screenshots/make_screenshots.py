@@ -185,7 +185,57 @@ def shoot(layout: str) -> int:
     panel.player.seek(1.1)
     idle()
     pump(1.0)
+    bar = panel.controls.verticalScrollBar()
+    bar.setValue(bar.maximum())  # the clip's controls scrolled down to the takes
     shot("05_takes_audition")
+    bar.setValue(0)
+
+    # J J: backwards at 2x, heard (reversed audio; here no sound card, so the meter shows it), the
+    # picture decoded ahead of the playhead at the size shown
+    panel.player.seek(2.8)
+    until(lambda: panel.viewer.sharp)
+    pump(1.5)  # paused: the runs before and after the frame are decoded too
+    panel.transport_key("j")
+    panel.transport_key("j")
+    pump(0.4)
+    shot("12_reverse_shuttle")
+    panel.transport_key("k")
+
+    # the curve zoomed in on the drawn hit (Z on a selection), the scroll bar under the ruler; the
+    # Takes pane dragged smaller so the curve has the room (as an artist drags the splitter)
+    right = panel.controls.widget()
+    sizes = right.sizes()
+    right.setSizes([sum(sizes) - 150, 150])
+    pump(0.2)
+    top = curve.mapTo(panel.controls.widget(), QPoint(0, 0)).y()  # the curve's bottom at the view's bottom
+    panel.controls.verticalScrollBar().setValue(max(0, top + curve.height() - panel.controls.viewport().height() + 6))
+    curve.set_selection(int(n * 0.55), int(n * 0.8))
+    curve.zoom_to_selection()
+    curve.set_selection(0, 0)
+    panel.player.seek(0.66 * float(panel.session.state("V1/0").clip.duration))
+    idle()
+    shot("13_curve_zoom")
+    curve.fit()
+    right.setSizes(sizes)
+    panel.controls.verticalScrollBar().setValue(0)
+
+    # foley: markers edited on the timeline: the edit's marker dragged later, one added over the
+    # last clip, its right-click menu open
+    from PySide6.QtGui import QContextMenuEvent
+
+    tv = panel.timeline
+    tv.fit()
+    m0 = panel.session.markers[0]
+    panel.move_marker(0, m0.start + 0.4, m0.end + 0.4)
+    panel.add_marker(6.0, 7.0, "glass clink")
+    i = [m.text for m in panel.session.markers].index("glass clink")
+    tv.selected_marker = i
+    tv._dirty()
+    at = QPoint(int(tv.x_of(6.4)), 20 + 7)
+    tv.contextMenuEvent(QContextMenuEvent(QContextMenuEvent.Reason.Mouse, at, tv.mapToGlobal(at)))
+    pump(0.4)
+    shot("14_markers")
+    tv._menu.close()
 
     panel.transport.edit_box.setChecked(True)
     panel.transport_key("l")  # no sound card here: it says so, and runs the playhead silently

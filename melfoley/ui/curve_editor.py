@@ -415,14 +415,14 @@ class CurveEditor(QWidget):
         t0, t1 = self._view[0] / n1 * self._duration, self._view[1] / n1 * self._duration
         step = next(s for s in (0.01, 0.02, 0.04, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 1e9)
                     if (t1 - t0) / s <= 12)
-        t = np.ceil(t0 / step - 1e-9) * step
+        t = max(0.0, float(np.ceil(t0 / step - 1e-9) * step))
         while t <= t1 + 1e-9:
             x = float(self.x_of_frame(self._frame_of_time(t)))
             p.setPen(QPen(QColor(theme.BORDER), 1, Qt.PenStyle.DotLine))
             p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
             p.setPen(QColor(theme.TEXT_DIM))
             p.drawText(QRectF(x - 30, r.bottom() + 2, 60, MARGIN_B - SCROLL_H - 2), Qt.AlignmentFlag.AlignCenter,
-                       f"{round(t, 3):g}s")
+                       f"{round(t, 3) + 0.0:g}s")  # + 0.0: never "-0s"
             t += step
 
     def _path(self, r: QRectF, curve: np.ndarray, *, whole: bool = False) -> QPainterPath:
