@@ -80,6 +80,21 @@ def test_vfr_video_conformed(tmp_path):
     assert np.median(np.abs(errors)) <= 0.040
 
 
+def test_conformed_vfr_timing_jitter_is_not_a_contact(tmp_path):
+    """VFR clips conformed to 30 fps: each frame's content is up to an interval off its grid time, which
+    reads as speed changes along the motion; those are not contacts (4 false onsets here before the
+    slowdown rule), the contacts all are."""
+    n_true = tp = fp = 0
+    for kind in ("bounce", "collide", "drop"):
+        for seed in (5, 6):
+            path = tmp_path / f"{kind}{seed}.mp4"
+            truth = sv.render_impact_video(path, kind=kind, fps=30, duration=DURATION, seed=seed, vfr=True)
+            pred, _ = _predict(path, fps=30.0)
+            _, a, b, _ = match_onsets(pred.onsets, truth, tol=0.05)
+            n_true, tp, fp = n_true + len(truth), tp + a, fp + b
+    assert tp == n_true and fp <= 1, (tp, n_true, fp)
+
+
 def test_still_picture_is_silent():
     rng = np.random.default_rng(0)
     still = np.repeat(rng.integers(0, 256, (1, 120, 160, 3), dtype=np.uint8), 75, axis=0)
