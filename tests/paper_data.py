@@ -88,3 +88,89 @@ def tiny_base(tmp_path_factory) -> Path:
         shutil.copytree(ve, root / "visual_encoder")
         shutil.copytree(clip, root / "image_encoder")
     return root
+
+
+#: the two train clips' own captions for :func:`text_reliant_base` (the dataset labels both alike)
+CAPTIONS = ("a bunny hops on grass", "a bird sings in a tree")
+
+
+def text_reliant_base(tmp_path_factory, dataset: Path, *, steps: int = 50, lr: float = 1e-3,
+                      contrast: bool = True, name: str = "text_base") -> Path:
+    """A tiny base model that relies on its text, as a trained text-to-audio model does (textual inversion
+    works on Auffusion only because of that); built once per session from :func:`tiny_base`.
+
+    - VAE as a trained one: a narrow posterior (log-variance -12) and latents scaled to unit variance (SD's
+      ``scaling_factor`` is 1/std of its latents; measured here on the val clips). The random VAE's posterior
+      std is 1, and its scaled latents hold the clip at std 0.04 under 0.18 of sampling noise.
+    - UNet trained ``steps`` steps (AdamW ``lr``) on the two train clips, each with its own caption
+      (:data:`CAPTIONS`), on the fixed noise and timesteps of the overfit tests, towards the caption-conditioned
+      eps: for caption c and the noisy latent x_t of either clip, ``(x_t - sqrt(abar) x0_c) / sqrt(1 - abar)``,
+      the noise x_t holds if it is clip c's. ``contrast=False`` teaches only the matching pairs: then, on two
+      clips, the noisy input alone tells them apart and the UNet ignores its text
+      (``bench/adapter_text_bound.py`` prints both).
+    - ControlNet at the spec's initialisation from the trained UNet (what `melfoley train controlnet` starts
+      from: zero convs, so it adds nothing yet); no ``adapter/``, so the adapter stage starts from the spec's
+      initialisation.
+
+    ``caption_losses.json``: the fixed batch's eps loss through that base and ControlNet with the right, the
+    swapped and empty captions.
+    """
+    import json
+    import shutil
+
+    import torch
+    import torch.nn.functional as F
+    from diffusers import AutoencoderKL
+
+    from melfoley.core.paper.controlnet import MelQCDControlNetModel
+    from melfoley.core.paper.dataset import ClipDataset, collate
+    from melfoley.core.paper.train_config import TrainConfig
+    from melfoley.core.paper.train_parts import build_part, mel_image
+
+    root = tmp_path_factory.getbasetemp() / "paper_data" / name
+    if (root / "caption_losses.json").exists():
+        return root
+    shutil.copytree(tiny_base(tmp_path_factory), root, dirs_exist_ok=True)
+    shutil.rmtree(root / "adapter")
+    torch.set_num_threads(1)
+    vae = AutoencoderKL.from_pretrained(root / "vae", local_files_only=True)
+    val = ClipDataset(dataset, "val")
+    c = vae.config.latent_channels
+    with torch.no_grad():
+        vae.quant_conv.weight[c:] = 0
+        vae.quant_conv.bias[c:] = -12.0
+        mean = vae.encode(mel_image(collate([val[i] for i in range(len(val))])["mel"])).latent_dist.mean
+    vae.register_to_config(scaling_factor=1.0 / float(mean.std()))
+    vae.save_pretrained(root / "vae")
+
+    clips = ClipDataset(dataset, "train")
+    batch = collate([clips[i] for i in range(len(clips))])
+    cfg = TrainConfig(dataset=str(dataset), out=str(root / "unused"), part="controlnet", base=str(root), steps=steps,
+                      fixed_noise=True, caption_dropout=0.0)
+    part = build_part(cfg, clips, "cpu", torch.float32)
+    x = part.noised(batch, 0)
+    with torch.no_grad():
+        states = part.text_encoder(part.prompt_ids(list(CAPTIONS), x["gens"]))[0]
+    abar = part.noise.alphas_cumprod[x["t"]].view(-1, 1, 1, 1)
+    if contrast:  # every clip's noisy latent with every caption
+        noisy, t, text = x["noisy"].repeat(2, 1, 1, 1), x["t"].repeat(2), states.repeat_interleave(2, 0)
+        x0, abar = x["latents"].repeat_interleave(2, 0), abar.repeat(2, 1, 1, 1)
+        target = (noisy - abar.sqrt() * x0) / (1 - abar).sqrt()
+    else:
+        noisy, t, text, target = x["noisy"], x["t"], states, x["noise"]
+    unet = part.unet.requires_grad_(True).train()
+    opt = torch.optim.AdamW(unet.parameters(), lr=lr, weight_decay=0.0)
+    for _ in range(steps):
+        loss = F.mse_loss(unet(noisy, t, encoder_hidden_states=text, return_dict=False)[0], target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+    unet.requires_grad_(False).eval().save_pretrained(root / "unet")
+    part.controlnet = MelQCDControlNetModel.from_unet_melqcd(unet).eval()
+    part.controlnet.save_pretrained(root / "controlnet")
+    with torch.no_grad():
+        losses = {k: float(part.loss(part.branch(), {**batch, "label": labels}, 0)["loss"])
+                  for k, labels in (("right", list(CAPTIONS)), ("swapped", list(CAPTIONS[::-1])), ("empty", ["", ""]))}
+    (root / "caption_losses.json").write_text(json.dumps(losses, indent=1))
+    return root

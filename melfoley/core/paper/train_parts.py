@@ -28,6 +28,13 @@ def clip_generator(seed: int, step: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + step * 10_007 + index) % (2**63))
 
 
+def mel_image(mel: torch.Tensor) -> torch.Tensor:
+    """Log-mels [B, mels, frames] -> the VAE's 3-channel image in [-1, 1], low frequencies at the bottom."""
+    from ..mel import to_unit
+
+    return (to_unit(mel).flip(-2) * 2 - 1).unsqueeze(1).expand(-1, 3, -1, -1)
+
+
 class V2XPart:
     name = "v2x"
     trained = ("v2x",)
@@ -196,15 +203,16 @@ class DiffusionPart:
         branch = getattr(model, "module", model)
         return branch.controlnet, branch.adapter
 
-    def loss(self, model, batch, step: int) -> dict:
+    def noised(self, batch, step: int) -> dict:
+        """The diffusion inputs of ``batch`` at ``step``: the clips' latents, the drawn noise and timesteps,
+        the noisy latents, the control's VAE-encoder moments and the per-clip generators (then at the caption
+        dropout draw)."""
         from .. import qcd
-        from ..mel import to_unit
 
         cfg = self.cfg
-        b = batch["mel"].shape[0]
         gens = [clip_generator(cfg.seed, 0 if cfg.fixed_noise else step, int(i)) for i in batch["index"]]
         mel = batch["mel"].to(self.device)
-        image = (to_unit(mel).flip(-2) * 2 - 1).unsqueeze(1).expand(-1, 3, -1, -1).to(self.wdtype)
+        image = mel_image(mel).to(self.wdtype)
         control = qcd.control_image(batch["energy"], batch["spread"], batch["codes"], mel.shape[1])
         control = control.to(self.device, self.wdtype)
         with torch.no_grad():
@@ -216,14 +224,19 @@ class DiffusionPart:
         noise = torch.stack([torch.randn(shape, generator=g) for g in gens]).to(self.device, latents.dtype)
         t = torch.stack([torch.randint(0, self.noise.config.num_train_timesteps, (), generator=g) for g in gens])
         t = t.to(self.device)
-        noisy = self.noise.add_noise(latents, noise, t)
+        return {"latents": latents, "noise": noise, "t": t, "noisy": self.noise.add_noise(latents, noise, t),
+                "moments": moments, "gens": gens}
+
+    def loss(self, model, batch, step: int) -> dict:
+        x = self.noised(batch, step)
+        noisy, t, noise = x["noisy"], x["t"], x["noise"]
         clip = batch["clip"].to(self.device) if self.adapter is not None else None
-        text, down, mid = model(noisy, t, self.prompt_ids(batch["label"], gens), clip, moments)
+        text, down, mid = model(noisy, t, self.prompt_ids(batch["label"], x["gens"]), clip, x["moments"])
         eps = self.unet(noisy.to(self.wdtype), t, encoder_hidden_states=text.to(self.wdtype),
                         down_block_additional_residuals=[d.to(self.wdtype) for d in down],
                         mid_block_additional_residual=mid.to(self.wdtype), return_dict=False)[0]
         loss = F.mse_loss(eps.float(), noise.float())
-        return {"loss": loss, "batch": torch.tensor(float(b))}
+        return {"loss": loss, "batch": torch.tensor(float(noisy.shape[0]))}
 
     def save_pipeline_parts(self, model, out: Path) -> None:
         controlnet, adapter = self.modules_of(model)
@@ -294,7 +307,8 @@ class AdapterPart(DiffusionPart):
         grad-norm clip 1, ``steps`` steps): how far the text path alone can lower this loss.
 
         ``free="tokens"``: one free set of placeholder embeddings per clip in place of the adapter's output,
-        started from it (textual inversion's own optimum: no adapter does better on this batch);
+        started from it (textual inversion's own set-up: every adapter's output is one of them, so their optimum
+        bounds every adapter's on this batch; ``steps`` steps need not reach it);
         ``"states"``: the text encoder's whole output, unconstrained (a looser bound)."""
         if free not in ("tokens", "states"):
             raise ValueError(f"free must be 'tokens' or 'states', not {free!r}")
