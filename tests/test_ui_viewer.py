@@ -118,3 +118,31 @@ def test_a_drag_on_the_timeline_ruler_scrubs_grains_of_the_foley(qtbot, panel, e
     assert np.allclose(g[e:n - e], mix[at - n:at][::-1][e:n - e], atol=1e-6)
     qtbot.mouseRelease(tv, Qt.MouseButton.LeftButton, pos=QPoint(int(tv.x_of(loud[0] - 0.1)), y))
     assert not p.is_playing()
+
+
+def test_across_the_edit_the_next_clip_is_decoded_before_the_cut(qtbot, panel, edit, tmp_path):
+    s = panel.open_timeline(edit, output_dir=tmp_path / "out")
+    wait_preview(qtbot, panel, "V1/0")
+    v = panel.viewer
+    panel.transport.edit_box.setChecked(True)
+    panel.seek_edit(2.7)  # half a second before V1/0 ends; V1/2 starts after a 0.4 s gap
+    qtbot.waitUntil(lambda: v.sharp, timeout=30000)
+    nxt = float(s.state("V1/2").clip.record_in)
+    seen, blank = [], []
+    orig, orig_time = v.show_frame, v.set_time
+
+    def show(frame, seconds, *, sharp=False):
+        orig(frame, seconds, sharp=sharp)
+        if frame is not None and panel.player.is_playing() and v.record_in == pytest.approx(nxt):
+            seen.append(sharp)
+
+    def set_time(seconds):  # a tick of the next clip with no frame of it to show
+        orig_time(seconds)
+        if panel.player.is_playing() and v.record_in == pytest.approx(nxt) and not seen:
+            blank.append(seconds)
+    v.show_frame, v.set_time = show, set_time
+    panel.transport_key("l")
+    qtbot.waitUntil(lambda: panel.player.position() > 4.1, timeout=15000)
+    panel.player.stop()
+    assert seen and all(seen[:5]), "the viewer showed the next clip, decoded at the size shown"
+    assert blank == []  # its frames were there at the cut: not one tick without its picture

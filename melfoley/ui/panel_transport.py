@@ -15,6 +15,8 @@ has not landed yet (``Viewer.sharp`` says which).
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 
@@ -283,7 +285,8 @@ class PanelTransport:
     def _want_frames(self, cid: str, fno: int, size: int) -> None:
         """Ask for the frames the viewer will show next: the one at the playhead when paused (then
         runs after and before it, so L and J start sharp); while playing, a run ahead in the play
-        direction (longer at higher speeds)."""
+        direction (longer at higher speeds), and across the edit the next clip's first frames
+        before the cut."""
         clip = self.session.state(cid).clip
         last = max(0, int(float(clip.duration) * float(clip.rate) + 1e-6) - 1)
         rate = self.player.shuttle_rate()
@@ -308,6 +311,9 @@ class PanelTransport:
                     else:
                         want = (cid, missing, min(FRAME_CHUNK, last - missing + 1), size)
                     break
+            if want is None and self.player.is_playing() and self.edit_mode() and not back \
+                    and fno + reach > last:
+                want = self._next_clip_frames(cid, size)  # across the cut: the next clip's first frames
             if want is None:
                 return
         fl = self._frame_flight
@@ -316,6 +322,23 @@ class PanelTransport:
         self._frame_want = want
         if not self._frame_busy:
             self._next_frame()
+
+    def _next_clip_frames(self, cid: str, size: int) -> tuple | None:
+        """The first frames of the clip after ``cid`` on the edit (over a gap too), if not decoded."""
+        end = float(self.session.state(cid).clip.record_offset + self.session.state(cid).clip.duration)
+        for lane in self.timeline.data.lanes:
+            if lane.kind == "picture" and cid in lane.ids:
+                i = bisect_left(lane.starts, end - 1e-6)
+                nxt = [c for c in lane.ids[i:i + 2] if c != cid]
+                if not nxt or self.session.state(nxt[0]).problem:
+                    return None
+                c = self.session.state(nxt[0]).clip
+                count = min(FRAME_CHUNK, max(1, int(float(c.duration) * float(c.rate) + 1e-6)))
+                if all(self._cached(nxt[0], f, size) is not None or (nxt[0], f, size) in self._frame_bad
+                       for f in range(count)):
+                    return None
+                return (nxt[0], 0, count, size)
+        return None
 
     def _next_frame(self) -> None:
         if self._frame_want is None or not self.session or self._closed:
