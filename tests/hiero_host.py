@@ -40,7 +40,10 @@ sys.modules.update({"nukescripts": nukescripts, "nukescripts.panels": nukescript
 
 runpy.run_path(ENTRY)  # what Nuke does with ~/.nuke/Python/Startup/melfoley_hiero.py
 factory, title, panel_id = calls[0]
-docked = eval(factory)()  # what Nuke does when the artist opens Window > Custom > melfoley Foley
+# what Nuke does when the artist opens Window > Custom > melfoley Foley (Nuke passes no arguments: the
+# panel gets melfoley's default engine; here the debug engine, for speed, and only if it is ours)
+panel_class = eval(factory)
+docked = panel_class(engine="debug") if panel_class.__name__ == "DockedFoleyPanel" else panel_class()
 win = QMainWindow()
 pal = QPalette()
 pal.setColor(QPalette.ColorRole.Window, QColor("#323232"))
@@ -59,7 +62,7 @@ def wait(signal, ms):
 
 
 out = {"registered": [factory, title, panel_id], "had_melfoley": had_melfoley, "host_python": sys.executable,
-       "status": docked.status.text(), "cls": type(docked).__name__}
+       "docked": docked.docked_label.text(), "cls": type(docked).__name__}
 if out["cls"] == "DockedFoleyPanel":
     fp = docked.panel
     out["loaded"] = docked.load_sequence()
@@ -69,6 +72,7 @@ if out["cls"] == "DockedFoleyPanel":
     fp.generate(None)
     wait(fp.generation_finished, 240_000)
     out["generated"] = done[0] if done else None
+    out["engine"] = fp.default_engine
     fp.grab()  # draws the curves and takes
     app.processEvents()
     exported = []

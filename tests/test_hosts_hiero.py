@@ -243,21 +243,25 @@ def test_each_export_of_the_foley_panel_is_written_back_replacing_the_last(seque
     qtbot.waitUntil(lambda: not panel.watch_timer.isActive(), timeout=5_000)  # the panel closed: watching stops
 
 
-def test_hiero_without_nuke_adds_the_panel_to_its_window_manager(sequence, tmp_path, qapp):
+def test_hiero_without_nuke_adds_the_panel_to_its_window_manager(sequence, tmp_path, qapp, monkeypatch):
     from melfoley.plugin.hosts import hiero_panel
 
+    for name in ("DOCKED", "RECORD"):  # entry() sets them for the process: put back after this test
+        monkeypatch.setattr(hiero_panel, name, getattr(hiero_panel, name))
     added = []
     sys.modules["hiero.ui"].windowManager = lambda: types.SimpleNamespace(addWindow=added.append)
     record = install.install("hiero", home=tmp_path / "home", platform="linux").record
     widget = hiero_panel.entry({}, str(record))  # no nukescripts here: Hiero's own window manager
     assert added == [widget] and isinstance(widget, hiero_panel.HieroFoleyPanel)
     assert "Reel 2" in widget.sequence_label.text() and widget.record == str(record)
+    assert widget.docked_label.text() == ("melfoley's bridge panel is docked: this Python's PySide6 is melfoley's "
+                                          "environment's own, not the host's")  # pytest runs in melfoley's env
 
 
 def test_importing_the_panel_loads_no_torch():
     """The first condition for docking melfoley's own panel in a host's Python: importing it pulls
-    no torch (nor av). It still needs PySide6, numpy and opentimelineio; see docs/hosts.md for
-    why the panel itself is not docked yet (constructing it and holding takes load torch)."""
+    no torch (nor av). It still needs PySide6, numpy and opentimelineio. (Constructing it, loading
+    an edit, generating and exporting in a host's Python: test_melfoley_panel_docks_in_the_host_python_without_torch.)"""
     import subprocess
 
     code = ("import sys, melfoley.ui.panel\n"
@@ -308,9 +312,11 @@ def test_melfoley_panel_docks_in_the_host_python_without_torch(tmp_path):
     assert not out["had_melfoley"] and out["host_python"] == host_python  # the host could not import melfoley
     assert out["registered"] == ["__import__('melfoley_hosts.hiero_panel', fromlist=['DockedFoleyPanel'])"
                                  ".DockedFoleyPanel", "melfoley Foley", "org.melfoley.FoleyPanel"]
-    assert out["cls"] == "DockedFoleyPanel" and "melfoley's own Foley panel is docked" in out["status"], out
+    assert out["cls"] == "DockedFoleyPanel", out
+    assert out["docked"].startswith("melfoley's own Foley panel is docked: melfoley's Python 3.11 is the host's"), out
     assert out["loaded"] and out["dock_width"] == 480
     assert sorted(out["generated"]["done"]) == ["V1/0", "V1/2"] and not out["generated"]["failed"], out["generated"]
+    assert out["engine"] == "debug"
     assert out["exported"].endswith("Reel 2.foley.otio") and "2 stems placed" in out["after_export"], out
     assert [frames for _, frames in out["tracks"]] == [[[0, 19], [25, 39]]]  # sequence frames, inclusive outs
     assert out["undo"] == [["begin", "melfoley Foley tracks"], ["end"]]
@@ -366,7 +372,7 @@ def full_panel_window(tmp_path, qapp, palette_kind):
     win.setPalette(host_palette(palette_kind))
     win.setCentralWidget(QLabel("the host's timeline"))
     win.resize(1400, 900)
-    panel = DockedFoleyPanel(win, record=str(record))
+    panel = DockedFoleyPanel(win, record=str(record), engine="debug")
     dock = dock_into(win, panel)
     yield win, dock, panel
     panel.shutdown()
@@ -388,7 +394,8 @@ def test_melfoley_panel_docked_at_480_px_follows_the_host_palette(sequence, full
     assert panel.minimumSizeHint().width() <= 480, panel.minimumSizeHint()
     scheme = theme.LIGHT if palette_kind == "light" else theme.DARK  # melfoley's scheme of the host's lightness
     assert fp.styleSheet() == theme.style_sheet(scheme)
-    for w in (panel.load_button, panel.sequence_label, fp.open_button, fp.generate_button, fp.generate_all_button,
+    assert panel.docked_label.text() == "melfoley's own Foley panel is docked: built directly, not by the startup script"
+    for w in (panel.load_button, panel.sequence_label, panel.docked_label, fp.open_button, fp.generate_button, fp.generate_all_button,
               fp.cancel_button, fp.export_button, fp.timeline):
         left, right = w.mapTo(panel, w.rect().topLeft()).x(), w.mapTo(panel, w.rect().topRight()).x()
         assert w.isVisible() and 0 <= left < right <= panel.width(), (w, left, right)

@@ -45,7 +45,7 @@ ENGINES = ("library", "embedded", "debug", "paper")  # the first is melfoley's d
 RECORD: str | None = None  # the install record, set by entry()
 _KEEP: list = []  # panels handed to Hiero's window manager stay referenced from Python
 BRIDGE, FULL = "melfoley's bridge panel", "melfoley's own Foley panel"
-DOCKED: tuple[str, str] = (BRIDGE, "entry() has not run")  # which panel entry() docked, and why
+DOCKED: tuple[str, str] | None = None  # which panel entry() docked, and why
 
 
 def active_sequence():
@@ -116,18 +116,23 @@ class _SequenceJob:
         self.setObjectName(name)
         self.setWindowTitle(TITLE)
         self.record = record or RECORD
-        self.docked = DOCKED  # which panel entry() docked, and why (said in the panel and the job log)
+        # which panel entry() docked, and why (said in the panel and the job log)
+        self.docked = DOCKED or (self.KIND, "built directly, not by the startup script")
         self.placed: list = []
         self.placed_tracks: list = []
 
     def _sequence_row(self, lay, button) -> None:
-        """The active sequence's name, and ``button`` beside it."""
+        """The active sequence's name with ``button`` beside it, and under them which panel is docked and why."""
         top = QHBoxLayout()
         self.sequence_label = QLabel()
         self.sequence_label.setWordWrap(True)
         top.addWidget(self.sequence_label, 1)
         top.addWidget(button)
         lay.addLayout(top)
+        self.docked_label = QLabel(f"{self.docked[0]} is docked: {self.docked[1]}")
+        self.docked_label.setWordWrap(True)
+        self.docked_label.setEnabled(False)  # a quiet line
+        lay.addWidget(self.docked_label)
 
     def refresh(self) -> None:
         try:
@@ -163,6 +168,8 @@ class _SequenceJob:
 
 
 class HieroFoleyPanel(_SequenceJob, QWidget):
+    KIND = BRIDGE
+
     def __init__(self, parent=None, *, record: str | None = None):
         super().__init__(parent)
         self._setup("melfoley_hiero_panel", record)
@@ -224,12 +231,8 @@ class HieroFoleyPanel(_SequenceJob, QWidget):
         self.failures.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.failures.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.failures.setToolTip("Clips that failed, with the reason and the fix")
-        self.docked_label = QLabel(f"{self.docked[0]} is docked: {self.docked[1]}")
-        self.docked_label.setWordWrap(True)
-        self.docked_label.setEnabled(False)  # a quiet line: which panel this is, and why
         lay.addWidget(self.bar)
         lay.addWidget(self.status)
-        lay.addWidget(self.docked_label)
         lay.addWidget(self.failures, 1)
         row2 = QHBoxLayout()
         self.edit_button = QPushButton("Edit in the Foley panel\u2026")
@@ -391,7 +394,9 @@ class DockedFoleyPanel(_SequenceJob, QWidget):
     so torch and the models never load in the host. Built only after :func:`full_panel_fit`
     said yes (melfoley importable here, with the host's PySide6)."""
 
-    def __init__(self, parent=None, *, record: str | None = None):
+    KIND = FULL
+
+    def __init__(self, parent=None, *, record: str | None = None, engine: str | None = None):
         super().__init__(parent)
         from melfoley.ui import theme
         from melfoley.ui.engine_host import use_interpreter
@@ -407,10 +412,10 @@ class DockedFoleyPanel(_SequenceJob, QWidget):
         self.load_button.setToolTip("Export the active sequence and open it here (prompts, energy curves, takes)")
         self.load_button.clicked.connect(self.load_sequence)
         self._sequence_row(lay, self.load_button)
-        self.status = QLabel(f"{self.docked[0]} is docked: {self.docked[1]}")
+        self.status = QLabel("Load sequence: the active sequence opens here; each Export goes back into it.")
         self.status.setWordWrap(True)
         lay.addWidget(self.status)
-        self.panel = FoleyPanel(self)  # a child widget: no sheet of its own, the one below follows the host
+        self.panel = FoleyPanel(self, engine=engine)  # a child: no sheet of its own, the one below follows the host
         self.panel.setStyleSheet(theme.style_sheet(theme.scheme_for(self.palette())))
         self.panel.exported.connect(self._exported)
         lay.addWidget(self.panel, 1)
