@@ -85,6 +85,18 @@ def test_markers_move_add_retext_delete_undo_and_batch_reads_them(qtbot, panel, 
     assert [g for g in _segments(saved, "V1/0") if g[2] == "door knock"][0][0] == pytest.approx(m.start, abs=1e-3)
     assert _segments(saved, "V1/4") == [(round(float(g.start), 3), round(float(g.end), 3), g.prompt)
                                         for g in s.job("V1/4").segments]
+    # and `melfoley batch` on the saved edit renders those ranges (its stems' sidecars say so)
+    import json
+    from fractions import Fraction
+
+    from melfoley.plugin.cli import main
+
+    main(["batch", str(saved), "-o", str(tmp_path / "batch"), "--engine", "debug", "--takes", "1", "--prompt",
+          "footsteps", "--quiet"])  # not 0: the edit's "lost shot" has no media (that clip fails alone)
+    docs = {d["clip"]["id"]: d for d in (json.loads(f.read_text()) for f in (tmp_path / "batch").rglob("*.json"))
+            if "clip" in d}
+    segs = [(round(float(Fraction(g["start"])), 3), g["prompt"]) for g in docs["V1/4"]["settings"]["segments"]]
+    assert segs == [(a, t) for a, _b, t in _segments(saved, "V1/4")] and segs[-1][1] == "glass shatter"
     # the edit reopens with the markers where they were left, once each
     s2 = panel.open_timeline(saved, output_dir=tmp_path / "out2")
     assert [(round(x.start, 3), x.text) for x in s2.markers] == [(round(m.start, 3), "door knock"),
