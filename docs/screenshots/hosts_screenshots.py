@@ -5,6 +5,11 @@
   one; the host's timeline is a placeholder), after a real round trip over the mocked sequence
   of tests/test_hosts_hiero.py: exported through the mocked Hiero OTIO exporter, foleyed by the
   debug engine, one clip whose media is offline so that the failure list shows.
+- ``hosts_hiero_full_panel.png``: melfoley's own panel (``FoleyPanel``, as
+  ``hiero_panel.DockedFoleyPanel`` docks it when melfoley's environment fits the host's Python)
+  docked 480 px wide in the same stand-in, dark host palette, after loading the mocked
+  sequence through the mocked Hiero OTIO exporter and generating with the debug engine (its
+  engine process in melfoley's own Python).
 - ``hosts_resolve_progress.png``: the progress window of a Resolve job at its end.
 
     QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots/hosts_screenshots.py
@@ -55,14 +60,12 @@ def hiero_panel(app, tmp: Path, kind: str) -> None:
     os.environ["MELFOLEY_CACHE_DIR"] = str(tmp / "cache")
     record = install.install("hiero", home=tmp / "home", platform="linux").record
 
-    win = QMainWindow()
-    win.setWindowTitle("Nuke Studio (stand-in)")
-    win.setPalette(mock.host_palette(kind))
-    win.setAutoFillBackground(True)
-    stand_in = QLabel("the host's viewer and timeline\n(stand-in: Nuke Studio itself cannot run here)")
-    stand_in.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    win.setCentralWidget(stand_in)
+    win = stand_in(kind)
     win.resize(1280, 720)
+    from melfoley.plugin.hosts import hiero_panel as hp
+
+    hp.DOCKED = (hp.BRIDGE, "this Python's PySide6 is melfoley's environment's own, not the host's")  # entry()'s
+    # verdict for this stand-in, which runs in melfoley's own environment
     panel = HieroFoleyPanel(record=str(record))
     panel.prompt.setText("footsteps on wooden floor")
     panel.engine.setCurrentText("debug")
@@ -73,6 +76,54 @@ def hiero_panel(app, tmp: Path, kind: str) -> None:
     name = "hosts_hiero_panel.png" if kind == "dark" else f"hosts_hiero_panel_{kind}.png"
     win.grab().save(str(HERE / name))
     print(f"{name}: dock {dock.width()} px; {panel.status.text()!r}")
+    win.close()
+
+
+def stand_in(kind: str) -> QMainWindow:
+    """A QMainWindow standing in for Nuke Studio (which cannot run here), with the host's palette."""
+    win = QMainWindow()
+    win.setWindowTitle("Nuke Studio (stand-in)")
+    win.setPalette(mock.host_palette(kind))
+    win.setAutoFillBackground(True)
+    label = QLabel("the host's viewer and timeline\n(stand-in: Nuke Studio itself cannot run here)")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    win.setCentralWidget(label)
+    return win
+
+
+def full_panel(app, tmp: Path) -> None:
+    from melfoley.plugin.hosts import hiero_panel, install
+    from melfoley.plugin.hosts.hiero_panel import DockedFoleyPanel, dock_into
+
+    tmp = tmp / "full"
+    tmp.mkdir()
+    media = render_media(tmp, "plate.mp4", Fraction(25), 3.0)
+    seq = mock.Sequence([mock.VideoItem("Door opens", media, 0, 20, 0),
+                         mock.VideoItem("Walks in", media, 25, 30, 30),
+                         mock.VideoItem("Sits down", media, 60, 20, 10)])
+    sys.modules.update(mock.hiero_modules(seq))
+    os.environ["MELFOLEY_HOST_OUT"] = str(tmp / "jobs")
+    os.environ["MELFOLEY_CACHE_DIR"] = str(tmp / "cache")
+    record = install.install("hiero", home=tmp / "home", platform="linux").record
+    hiero_panel.DOCKED = (hiero_panel.FULL, "melfoley's Python 3.11 is the host's, and its packages load with "
+                          "the host's PySide6")  # what entry() found (the stand-in is this Python)
+    win = stand_in("dark")
+    win.resize(1400, 900)
+    panel = DockedFoleyPanel(win, record=str(record), engine="debug")
+    dock = dock_into(win, panel)
+    panel.load_sequence()
+    fp = panel.panel
+    fp.set_default_prompt("footsteps on wooden floor")
+    done = []
+    fp.generation_finished.connect(done.append)
+    fp.generate(None)
+    wait(app, lambda: bool(done))
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.05)
+    win.grab().save(str(HERE / "hosts_hiero_full_panel.png"))
+    print(f"hosts_hiero_full_panel.png: dock {dock.width()} px; {done}; {panel.status.text()!r}")
+    panel.shutdown()
     win.close()
 
 
@@ -100,6 +151,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("dark", "light"):
             hiero_panel(app, Path(tmp), kind)
+        full_panel(app, Path(tmp))
         resolve_progress(app, Path(tmp))
     return 0
 
