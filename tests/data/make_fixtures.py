@@ -2,7 +2,7 @@
 
 Run from the repository with the full corpus at ../shared/corpus (or $MELFOLEY_CORPUS):
 ``python tests/data/make_fixtures.py``. It copies the first sound of every label (the files
-``corpus_sample`` picks; a second one of four labels, :data:`SECOND`), three short videos and the real timelines the tests name or that are
+``corpus_sample`` picks; a second one of five labels, :data:`SECOND`), three short videos and the real timelines the tests name or that are
 under 100 kB, with the corpus manifests' rows (licence and attribution of every file) and its
 LICENSES.md. ``tests/conftest.py`` points ``MELFOLEY_CORPUS`` here when the full corpus is absent.
 
@@ -30,11 +30,13 @@ TIMELINES_NAMED = {"otio-aaf-adapter/linear_speed_effects.aaf", "otio-aaf-adapte
                    "otio-aaf-adapter/nesting_test.aaf", "otio-aaf-adapter/test_muted_clip.aaf",
                    "otio-fcp-adapter/premiere_example.xml"}
 SMALL = 100_000
-#: second sounds of four labels: the sound-library tests build libraries of two train recordings
-#: each of these (chosen to sort after the label's first, so ``corpus_sample`` is unchanged)
+#: second sounds of five labels: the sound-library tests build libraries of two train recordings
+#: of the first four (chosen to sort after the label's first, so ``corpus_sample`` keeps them)
 SECOND = {"sfx/glass_break/minetest-data__default_break_glass.3.flac",
           "sfx/footsteps_gravel/minetest-data__default_gravel_footstep.3.flac",
-          "sfx/footsteps_wood/minetest-data__default_wood_footstep.2.flac", "sfx/dog_bark/scratch__Dog1.flac"}
+          "sfx/footsteps_wood/minetest-data__default_wood_footstep.2.flac", "sfx/dog_bark/scratch__Dog1.flac",
+          # a recording that starts on its sound (the library engine's fade-in test names it)
+          "sfx/impact_metal/0ad-data__shield_metal_03.flac"}
 #: sounds are cut to their first this many seconds (the tests read a few seconds of each)
 MAX_SOUND_S = 10.0
 NOTE = f"""
