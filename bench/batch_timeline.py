@@ -4,6 +4,7 @@
     python bench/batch_timeline.py --engine debug       # weightless engine: plumbing cost only
     python bench/batch_timeline.py --clips 12 --minutes 2 --size 640x360   # a quicker look
     python bench/batch_timeline.py --scale 10000        # a 10,000-clip edit, fully cached (issue 15)
+    python bench/batch_timeline.py --scale 10000 --keep # the same, keeping the filled cache for the next run
 
 Media: three procedurally rendered clips (``melfoley.core.synthvideo``; 60 s each, 23.976 fps,
 H.264, 1280x720 by default, since decoding HD is the usual bottleneck), rendered once into
@@ -157,14 +158,22 @@ class Sections:
             setattr(owner, attr, real)
 
 
-def scale(work: Path, clips: int, unique: int) -> int:
-    """A long edit, fully cached: what the driver costs per clip when nothing is rendered."""
+def scale(work: Path, clips: int, unique: int, keep: bool = False) -> int:
+    """A long edit, fully cached: what the driver costs per clip when nothing is rendered.
+
+    ``keep``: the cache and the output stay in ``work`` for the next run, which then skips filling."""
     import torch
 
     torch.set_num_threads(1)
     media = make_media(work, (160, 120), seconds=30.0)
     edit = make_edit(work, media, clips, clips * 0.5 / 60, media_seconds=30.0, unique=unique)
-    fill_wall, _, fill = run_once(edit, work / "out", "debug", "filling the cache")
+    filled = work / "out" / f".filled-{clips}-{unique}"
+    if keep and filled.exists():
+        fill_wall, fill = None, None
+    else:
+        fill_wall, _, fill = run_once(edit, work / "out", "debug", "filling the cache")
+        if keep:
+            filled.write_text("the cache and stems of this edit are complete\n")
     sections = Sections()
     try:
         wall, cpu, rerun = run_once(edit, work / "out", "debug", "rerun, all cached")
@@ -174,8 +183,11 @@ def scale(work: Path, clips: int, unique: int) -> int:
     tl = Path(rerun.output_timeline)
     print(f"\nbatch_timeline --scale: {clips} clips of 0.5 s ({clips * 0.5 / 3600:.2f} h of picture), "
           f"{unique} distinct renders, debug engine, {os.cpu_count()} CPUs")
-    print(f"  filling the cache         {fill_wall:8.2f} s   done {fill.count('done')} cached {fill.count('cached')} "
-          f"failed {fill.count('failed')}   timeline written {fill.timeline_writes} times")
+    if fill is None:
+        print(f"  filling the cache         done by an earlier --keep run in {work}")
+    else:
+        print(f"  filling the cache         {fill_wall:8.2f} s   done {fill.count('done')} cached "
+              f"{fill.count('cached')} failed {fill.count('failed')}   timeline written {fill.timeline_writes} times")
     print(f"  rerun, fully cached       {wall:8.2f} s   ({1000 * wall / clips:.2f} ms per clip, CPU {cpu:.2f} s)   "
           f"cached {rerun.count('cached')}/{clips}   timeline written {rerun.timeline_writes} times "
           f"({tl.stat().st_size / 1e6:.1f} MB)")
@@ -187,7 +199,8 @@ def scale(work: Path, clips: int, unique: int) -> int:
           "(other work on the same cores inflates the wall time, not the CPU time)")
     print(f"  goal (issue 15): {clips} cached clips in under 30 s -> {wall:.1f} s "
           f"({'met' if wall < 30 else 'NOT met'})")
-    shutil.rmtree(work / "out", ignore_errors=True)  # the stems of a long edit are large
+    if not keep:
+        shutil.rmtree(work / "out", ignore_errors=True)  # the stems of a long edit are large
     return 0
 
 
@@ -201,6 +214,9 @@ def main(argv=None) -> int:
     ap.add_argument("--size", default="1280x720", help="media size WxH (default 1280x720)")
     ap.add_argument("--scale", type=int, metavar="N", help="an N-clip edit, fully cached (see above)")
     ap.add_argument("--unique", type=int, default=100, help="distinct renders of the --scale edit (default 100)")
+    ap.add_argument("--keep", action="store_true",
+                    help="--scale: keep the cache and stems in --work, so the next --keep run only reruns (to compare "
+                         "code versions at the same machine load, e.g. with PYTHONPATH=OTHER_CHECKOUT)")
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "melfoley-bench-batch_timeline"),
                     help="folder for media, cache and output (default: under the system temp folder)")
     args = ap.parse_args(argv)
@@ -208,13 +224,15 @@ def main(argv=None) -> int:
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     cache = work / "cache"
+    os.environ["MELFOLEY_CACHE_DIR"] = str(cache)  # a private cache for this run: cold unless --scale --keep
+    if args.scale:
+        if not args.keep:
+            for d in (cache, work / "out"):
+                shutil.rmtree(d, ignore_errors=True)
+        return scale(work, args.scale, args.unique, args.keep)
     shutil.rmtree(cache, ignore_errors=True)
-    os.environ["MELFOLEY_CACHE_DIR"] = str(cache)  # a cold, private cache for this run
     for d in ("out", "out_rerun"):
         shutil.rmtree(work / d, ignore_errors=True)
-
-    if args.scale:
-        return scale(work, args.scale, args.unique)
     media = make_media(work, size)
     edit = make_edit(work, media, args.clips, args.minutes)
     picture = args.minutes * 60
