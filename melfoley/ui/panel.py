@@ -7,7 +7,8 @@ prediction, frames and generation run in the engine process through pool threads
 one undo stack (:mod:`melfoley.ui.undo`) and one function (``_apply_settings``), so the
 session, the list, the timeline and the editor never disagree. Settings are autosaved beside
 the output a moment after every change, and ``has_unsaved()`` tells a host to ask.
-Transport keys (J K L, Left/Right, Home/End, I/O, B for A/B, Space) are the panel's, and
+Transport keys (J K L, Shift+J / Shift+L at half speed, Left/Right, Home/End, I/O, B for
+A/B, Space) and M (a ``foley:`` marker at the playhead) are the panel's, and
 the layout reflows below ``NARROW`` pixels (docked at 480 px the viewer goes above the
 controls and the button rows wrap).
 """
