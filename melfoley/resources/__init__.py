@@ -1,10 +1,5 @@
-"""Package data: vocabulary, embedded weights, sample edit. Use :func:`resource_path`."""
+"""Package data: vocabulary, embedded weights, sample edit, starter sound library (under ``RESOURCES_DIR``)."""
 
 from pathlib import Path
 
 RESOURCES_DIR = Path(__file__).resolve().parent
-
-
-def resource_path(*parts: str) -> Path:
-    """Path of a file shipped in ``melfoley/resources``."""
-    return RESOURCES_DIR.joinpath(*parts)

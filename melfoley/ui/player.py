@@ -169,9 +169,6 @@ class Player(QObject):
                 self._silent_t0, self._silent_pos0 = time.monotonic(), self._pos
         self.position_changed.emit(self.position())
 
-    def toggle(self) -> None:
-        self.stop() if self._playing else self.play()
-
     # ------------------------------------------------------------------ scrubbing
     def scrub(self, seconds: float) -> None:
         """Move the playhead to ``seconds`` and, when not playing, play a short grain there (what a
@@ -422,7 +419,6 @@ class Transport(QWidget):
             b.clicked.connect(lambda _=False, k=key: self.requested.emit(k))
             self.buttons[key] = b
             bar.addWidget(b)
-        self.play_button = self.buttons["l"]
         fm = self.buttons["l"].fontMetrics()
         for key, longest in (("l", "L \u25b6 0.25x"), ("j", "J \u25c0\u25c0 0.25x")):
             # the speed shows on the button: its width must not change with it (no reflow, no jump)

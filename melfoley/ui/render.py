@@ -38,15 +38,9 @@ class ClipPreview:
 
 
 def _motion(frames: np.ndarray, fps: float, n: int, mel: str) -> np.ndarray:
-    try:
-        from melfoley.core.motion import predict_timing
+    from melfoley.core.motion import predict_timing
 
-        return np.asarray(predict_timing(frames, fps, n, mel=mel).motion, dtype=np.float32)
-    except ImportError:  # the picture predictor is optional: mean frame difference
-        from .curve_ops import resample
-
-        diff = np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2, 3)) if len(frames) > 1 else []
-        return resample(np.concatenate([[0.0], diff]).astype(np.float32), n)
+    return np.asarray(predict_timing(frames, fps, n, mel=mel).motion, dtype=np.float32)
 
 
 def build_preview(session, clip_id: str, engine_name: str, emit: Emit | None = None, *,
