@@ -358,6 +358,18 @@ def test_undo_redo_covers_every_edit(qtbot, panel, edit, tmp_path):
     assert s.state("V1/0").settings.kept is None and panel.takes.kept() is None
 
 
+def test_the_edit_default_event_reads_whole_at_every_dock_width(qtbot):
+    panel = FoleyPanel(engine="debug")
+    qtbot.addWidget(panel)
+    panel.show()
+    event = "footsteps on wooden floor"
+    need = panel.default_prompt.fontMetrics().horizontalAdvance(event) + 16  # the frame and text margins
+    for width in range(480, 1000, 20):  # the bar wraps differently at each width
+        panel.resize(width, 900)
+        qtbot.wait(5)
+        assert panel.default_prompt.width() >= need, f"cut at a {width} px panel"
+
+
 def test_docked_at_480px_reflows_and_reads_in_light_and_dark_hosts(qtbot, edit, tmp_path):
     from PySide6.QtGui import QColor, QPalette
     from PySide6.QtWidgets import QLabel, QMainWindow, QPushButton

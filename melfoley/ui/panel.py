@@ -21,7 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (QFileDialog, QGroupBox, QLabel, QLineEdit, QProgressBar, QPushButton, QScrollArea,
-                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
+                               QSizePolicy, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from melfoley.core.errors import MelfoleyError
 from melfoley.core.engines import DEFAULT_ENGINE
@@ -112,7 +112,8 @@ class FoleyPanel(PanelTransport, PanelActions, PanelMarkers, QWidget):
         self.default_prompt = QLineEdit()
         self.default_prompt.setPlaceholderText("default sound event of the edit")
         self.default_prompt.setToolTip("Clips without a sound event of their own use this one")
-        self.default_prompt.setMinimumWidth(160)
+        self.default_prompt.setMinimumWidth(240)  # a typical event ("footsteps on wooden floor") reads whole
+        self.default_prompt.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.default_prompt.editingFinished.connect(lambda: self.set_default_prompt(self.default_prompt.text()))
         self.undo_button = QPushButton("Undo")
         self.undo_button.clicked.connect(self.undo_stack.undo)
