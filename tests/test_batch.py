@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from fractions import Fraction
 
 import opentimelineio as otio
@@ -77,7 +78,7 @@ def test_missing_and_broken_media_fail_per_clip_the_rest_is_done(tmp_path, media
     assert not report.ok
     tl_out, names = _stems_in(report)
     assert names == ["ok"] and tl_out.metadata["melfoley"]["complete"] is True
-    doc = json.loads((tmp_path / "out" / "melfoley_report.json").read_text())
+    doc = json.loads((tmp_path / "out" / "e.foley.report.json").read_text())
     assert doc["totals"]["failed"] == 4 and doc["totals"]["done"] == 1
 
 
@@ -320,7 +321,7 @@ def test_an_executor_that_cannot_go_on_leaves_the_finished_clips_and_a_valid_par
     assert any("every farm worker died" in n and "1 of 3 clips left" in n for n in report.notes)
     out, names = _stems_in(report)
     assert names == ["one", "two"] and out.metadata["melfoley"]["complete"] is False
-    assert json.loads((tmp_path / "out" / "melfoley_report.json").read_text())["interrupted"] is True
+    assert json.loads((tmp_path / "out" / "e.foley.report.json").read_text())["interrupted"] is True
     again = run_batch(tl, tmp_path / "out")
     assert again.ok and [c.status for c in again.clips] == ["cached", "cached", "done"]
 
@@ -421,3 +422,56 @@ def test_host_jobs_and_the_command_line_build_their_settings_alike(tmp_path):
         with pytest.raises(MelfoleyError, match=flag):
             batch_config(tl, out, **{"engine": "debug", **kw})
     assert not out.exists()
+
+
+def test_a_rerun_in_place_on_the_foleyed_edit_reuses_its_stems_and_never_writes_the_users_edit(tmp_path):
+    """``melfoley batch a/demo.otio -o out``, then ``melfoley batch out/demo.foley.otio -o out``: the
+    stems are named after the user's edit (not the file read), so the re-run writes the same stem
+    files (no orphans beside them), replaces its own Foley tracks and never writes a/demo.otio."""
+    import hashlib
+
+    a = tmp_path / "a"
+    a.mkdir()
+    media = render_media(a, "m.mp4", RATE, 3.0)
+    items = [clip("one", media, 0, 20, RATE, media_frames=75, url="m.mp4"), gap(5, RATE),  # relative, as editors write
+             clip("two", media, 20, 15, RATE, media_frames=75, url="m.mp4")]
+    tl = edit(a / "demo.otio", [items], RATE, start_frames=90000)
+    digest, mtime = hashlib.sha256(tl.read_bytes()).hexdigest(), tl.stat().st_mtime_ns
+    out = tmp_path / "out"
+    assert main(["batch", str(tl), "-o", str(out), "--engine", "debug", "--quiet"]) == 0
+    stems = sorted(p.name for p in (out / "stems").iterdir())
+    first = otio.adapters.read_from_file(str(out / "demo.foley.otio"))
+    assert len(stems) == 4 and len(first.audio_tracks()) == 1
+
+    foleyed = out / "demo.foley.otio"
+    assert main(["batch", str(foleyed), "-o", str(out), "--engine", "debug", "--quiet"]) == 0
+    assert sorted(p.name for p in (out / "stems").iterdir()) == stems  # the same stems, no new ones
+    assert sorted(p.name for p in out.glob("*.otio")) == ["demo.foley.otio"]
+    again = otio.adapters.read_from_file(str(foleyed))
+    urls = [[c.media_reference.target_url for c in t.find_clips()] for t in again.audio_tracks()]
+    assert urls == [[c.media_reference.target_url for c in t.find_clips()] for t in first.audio_tracks()]
+    assert again.metadata["melfoley"]["source_timeline"] == str(tl.resolve())
+    assert hashlib.sha256(tl.read_bytes()).hexdigest() == digest and tl.stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in a.iterdir()) == ["demo.otio", "m.mp4"]  # nothing written beside the edit
+
+
+def test_each_edit_foleyed_into_one_folder_keeps_its_own_report(tmp_path, media):
+    """The report is per edit, named like its output timeline: a second edit's run (another name, or
+    the same name from another folder) never overwrites the first's; the host's result names it."""
+    from melfoley.plugin.hosts.run import result_event
+
+    out, reports = tmp_path / "out", {}
+    for folder, name, prompt in (("a", "reel", "footsteps"), ("b", "reel", "door knock"), ("a", "promo", "rain")):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        tl = edit(tmp_path / folder / f"{name}.otio", [[clip(prompt, media, 0, 20, RATE, media_frames=75)]], RATE)
+        r = run_batch(tl, out, prompt=prompt)
+        assert r.ok
+        reports[tl] = (Path(result_event(r)["report"]), prompt)
+        assert reports[tl][0] == Path(r.output_timeline[: -len(".otio")] + ".report.json")
+    a_reel, b_reel, promo = (p.name for p, _ in reports.values())
+    assert (a_reel, promo) == ("reel.foley.report.json", "promo.foley.report.json")
+    assert b_reel != a_reel and b_reel.startswith("reel.") and b_reel.endswith(".foley.report.json")  # its unique name
+    assert not (out / "melfoley_report.json").exists()
+    for tl, (path, clip_name) in reports.items():  # every report still there, each about its own edit
+        doc = json.loads(path.read_text())
+        assert doc["timeline"] == str(tl) and [c["name"] for c in doc["clips"]] == [clip_name]

@@ -173,7 +173,7 @@ def test_farm_stems_are_the_local_run_s_and_share_its_cache(cluster, tmp_path, m
     # the output timeline's Foley tracks are the same; only the driver wrote it (and the report)
     (tmp_path / "local" / "farm.foley.otio").rename(tmp_path / "local.otio")
     assert _foley_tracks(out / "farm.foley.otio") == _foley_tracks(tmp_path / "local.otio")
-    report = json.loads((out / "melfoley_report.json").read_text())
+    report = json.loads((out / "farm.foley.report.json").read_text())
     assert [c["status"] for c in report["clips"]] == ["done"] * 6
     assert not list(out.glob(PROBE_NAME))
     # the farm filled the same content-hash cache a laptop uses: a local run elsewhere renders nothing
@@ -233,7 +233,7 @@ def test_ctrl_c_on_the_driver_leaves_a_valid_partial_timeline_and_a_rerun_comple
     assert partial.metadata["melfoley"]["complete"] is False
     placed = [c for t in partial.audio_tracks() for c in t.find_clips()]
     assert all(Path(c.metadata["melfoley"]["sidecar"]).exists() for c in placed)
-    report = json.loads((out / "melfoley_report.json").read_text())
+    report = json.loads((out / "farm.foley.report.json").read_text())
     assert report["interrupted"] and len(report["clips"]) < 20
     finished = len(report["clips"])
     rerun = run_batch(tl, out)  # here, on the laptop: the stems and the cache are the farm's

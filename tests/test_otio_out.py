@@ -184,3 +184,15 @@ def test_exports_carry_only_our_tracks_as_foley(foleyed, tmp_path):
     out.tracks.append(theirs)
     write_timeline(out, tmp_path / "e.edl", "edl")
     assert len(list(tmp_path.glob("e.A*.edl"))) == 4  # the four Foley tracks melfoley wrote, not five
+
+
+def test_the_panel_names_edits_as_the_batch_does(tmp_path):
+    """One list of melfoley's own name endings: the panel's session knows the per-track EDLs too."""
+    from melfoley.plugin import otio_out
+    from melfoley.ui import session
+
+    assert session.OWN_SUFFIXES is otio_out.OWN_SUFFIXES and session.edit_name is otio_out.edit_name
+    for name in ("demo.otio", "demo.foley.otio", "demo.melfoley.otio", "demo.foley.A2.edl"):
+        assert session.edit_name(tmp_path / name) == otio_out.edit_name(tmp_path / name) == "demo", name
+    assert session.default_output_dir(tmp_path / "demo.foley.A1.edl") == tmp_path  # its own folder, not demo_foley
+    assert session.default_output_dir(tmp_path / "demo.edl") == tmp_path / "demo_foley"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from fractions import Fraction
 import time
 from dataclasses import asdict, dataclass, field
@@ -39,7 +40,14 @@ from .stems import StemFile, take_sources, ucs_name, write_stem
 from .timeline import PictureClip, find_picture_clips, media_timecode, read_timeline
 
 STEMS_DIR = "stems"
-REPORT_NAME = "melfoley_report.json"
+#: the batch report sits beside its output timeline: OUT/<name>.foley.otio -> OUT/<name>.foley.report.json
+REPORT_SUFFIX = ".report.json"
+
+
+def report_path(output_timeline: str | os.PathLike) -> Path:
+    """The report of the edit whose output timeline is ``output_timeline`` (one per edit, so two
+    edits foleyed into one folder keep both reports; named after the output's unique name)."""
+    return Path(output_timeline).with_suffix(REPORT_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -278,7 +286,7 @@ class BatchRunner:
                 report.exported = str(write_timeline(tl, output_path(out_dir, cfg.timeline, cfg.fmt, src.timeline),
                                                      cfg.fmt, input_path=source))
         report.elapsed = time.perf_counter() - t0
-        _write_json(out_dir / REPORT_NAME, report.to_dict())
+        _write_json(report_path(otio_path), report.to_dict())
         self.timeline_writes = partial.writes  # how often the output timeline was written (bench, tests)
         return report
 

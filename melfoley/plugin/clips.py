@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
@@ -17,7 +18,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from ..core.errors import MediaError
-from .formats import TimelineSource, is_drop_frame, seconds
+from .formats import TimelineSource, is_drop_frame, seconds, source_edit
 
 #: a source range may run past its media's end by at most this (s; or half the media) before it is refused
 MAX_HOLD_S = 10.0
@@ -131,20 +132,22 @@ class ClipScan:
 
 
 def with_stem_ids(src: TimelineSource, clips: list[PictureClip]) -> list[PictureClip]:
-    """Give each clip its :attr:`PictureClip.stem_id`: a hash of the source edit (its file and
-    name, so two edits named alike foleyed into one folder never share a stem) and the clip's own
-    content (name, media, source range), not its position, so inserting or moving other clips
-    renames nothing. Identical clips are told apart by their order among themselves."""
-    try:
-        edit = str(Path(src.path).resolve())
-    except (OSError, RuntimeError):
-        edit = str(src.path)
-    edit += "|" + (src.timeline.name or "")
+    """Give each clip its :attr:`PictureClip.stem_id`: a hash of the source edit (the user's edit,
+    :func:`.formats.source_edit`, and its name, so two edits named alike foleyed into one folder
+    never share a stem, and a re-run on melfoley's own ``x.foley.otio`` names its stems as the run on
+    ``x.otio`` did) and the clip's own content (name, the media file read, source range), not its
+    position, so inserting or moving other clips renames nothing. Identical clips are told apart by
+    their order among themselves."""
+    edit = str(source_edit(src.path, src.timeline)) + "|" + (src.timeline.name or "")
     seen: dict[str, int] = {}
     used: set[str] = set()
+    real: dict[Path, str] = {}  # the output writes picture URLs absolute: the file read is what stays
     out = []
     for c in clips:
-        base = "|".join((edit, c.name, c.media_url, repr(c.source.start_time.value), repr(c.source.start_time.rate),
+        media = c.media_url
+        if c.media_path is not None:
+            media = real.get(c.media_path) or real.setdefault(c.media_path, os.path.realpath(c.media_path))
+        base = "|".join((edit, c.name, media, repr(c.source.start_time.value), repr(c.source.start_time.rate),
                          repr(c.source.duration.value), repr(c.time_scalar)))
         k = seen.get(base, 0)
         seen[base] = k + 1

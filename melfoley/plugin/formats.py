@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import stat
 import tempfile
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -284,3 +286,53 @@ def _timeline_rate(tl: otio.schema.Timeline) -> Fraction:
         for c in track.find_clips():
             return exact_rate(c.trimmed_range().duration.rate)
     return Fraction(24)
+
+
+# ---------------------------------------------------------------------------- melfoley's own edits
+#: name endings of the edits melfoley writes: the output (``.foley.*``), the panel's save and autosave
+OWN_SUFFIXES = (".melfoley-autosave.otio", ".melfoley.otio", ".foley.otio", ".foley.otioz", ".foley.xml")
+_OWN_EDL = re.compile(r"\.foley\.A\d+\.edl$")  # one EDL per Foley track: x.foley.A1.edl
+
+
+def edit_name(path: str | os.PathLike) -> str:
+    """The edit's own name: ``demo`` for demo.otio and for melfoley's demo.foley.otio, demo.melfoley.otio,
+    demo.foley.A1.edl (so output names never stack)."""
+    name = Path(path).name
+    return (name[: -len(own_suffix(name))] if own_suffix(name) else Path(path).stem) or "edit"
+
+
+def own_suffix(name: str) -> str:
+    """The ending of ``name`` that marks an edit melfoley wrote ("" for any other name)."""
+    m = _OWN_EDL.search(name)
+    if m and m.start() > 0:
+        return name[m.start():]
+    return next((s for s in OWN_SUFFIXES if name.endswith(s) and len(name) > len(s)), "")
+
+
+def _resolved(path) -> Path:
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return Path(os.path.abspath(path))
+
+
+def _top(tl) -> dict:
+    top = tl.metadata.get("melfoley") if tl is not None else None
+    return dict(top) if isinstance(top, Mapping) else {}
+
+
+def source_edit(path: str | os.PathLike, timeline: otio.schema.Timeline | None = None) -> Path:
+    """The user's edit that the edit at ``path`` stands for (absolute).
+
+    ``path`` itself, unless it is melfoley's own output or panel save (its name ends in one of
+    ``OWN_SUFFIXES``) and its ``metadata["melfoley"]["source_timeline"]`` names another file: then
+    that file. Outputs and stems are named after it and it is never written; melfoley's own output may be."""
+    here = _resolved(path)
+    if not own_suffix(here.name):
+        return here  # the user's edit, whatever its metadata says (it may be a re-cut of an output)
+    named = _top(timeline).get("source_timeline")
+    if isinstance(named, str) and named.strip():
+        origin = _resolved(named)
+        if origin != here:
+            return origin
+    return here

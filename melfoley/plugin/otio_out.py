@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,15 +37,13 @@ from opentimelineio.url_utils import url_from_filepath
 from .. import __version__
 from ..core.errors import MelfoleyError
 from ..core.atomic import atomic_path, atomic_text
+from .formats import OWN_SUFFIXES, _resolved, _top, edit_name, own_suffix, source_edit  # noqa: F401
 from .stems import StemFile
 from .timeline import PictureClip, TimelineSource, iter_clip_ids, resolve_media, url_to_path
 
 FORMATS = {"otio": (".otio", "otio_json"), "otioz": (".otioz", "otioz"), "xml": (".xml", "fcp_xml"),
            "edl": (".edl", "cmx_3600")}
 TRACK_PREFIX = "FOLEY"
-#: name endings of the edits melfoley writes: the output (``.foley.*``), the panel's save and autosave
-OWN_SUFFIXES = (".melfoley-autosave.otio", ".melfoley.otio", ".foley.otio", ".foley.otioz", ".foley.xml")
-_OWN_EDL = re.compile(r"\.foley\.A\d+\.edl$")  # one EDL per Foley track: x.foley.A1.edl
 #: in OUT: which source edit owns each output name (``{"outputs": {"reel": "/abs/a/reel.otio"}}``)
 OUTPUTS_INDEX = "melfoley_outputs.json"
 #: top-level ``metadata["melfoley"]`` keys that belong to the edit and are carried into its output
@@ -143,11 +140,6 @@ def build_output_timeline(src: TimelineSource, placements: list[Placement], *, c
     return tl
 
 
-def _top(tl) -> dict:
-    top = tl.metadata.get("melfoley") if tl is not None else None
-    return dict(top) if isinstance(top, Mapping) else {}
-
-
 def is_own_track(track) -> bool:
     """A Foley track melfoley wrote: an audio track whose ``metadata["melfoley"]`` has its event and take.
 
@@ -164,45 +156,6 @@ def drop_own_tracks(tl: otio.schema.Timeline) -> int:
     for t in ours:
         tl.tracks.remove(t)
     return len(ours)
-
-
-def edit_name(path: str | os.PathLike) -> str:
-    """The edit's own name: ``demo`` for demo.otio and for melfoley's demo.foley.otio, demo.melfoley.otio,
-    demo.foley.A1.edl (so output names never stack)."""
-    name = Path(path).name
-    return (name[: -len(_own_suffix(name))] if _own_suffix(name) else Path(path).stem) or "edit"
-
-
-def _own_suffix(name: str) -> str:
-    """The ending of ``name`` that marks an edit melfoley wrote ("" for any other name)."""
-    m = _OWN_EDL.search(name)
-    if m and m.start() > 0:
-        return name[m.start():]
-    return next((s for s in OWN_SUFFIXES if name.endswith(s) and len(name) > len(s)), "")
-
-
-def _resolved(path) -> Path:
-    try:
-        return Path(path).resolve()
-    except (OSError, RuntimeError, ValueError):
-        return Path(os.path.abspath(path))
-
-
-def source_edit(path: str | os.PathLike, timeline: otio.schema.Timeline | None = None) -> Path:
-    """The user's edit that the edit at ``path`` stands for (absolute).
-
-    ``path`` itself, unless it is melfoley's own output or panel save (its name ends in one of
-    ``OWN_SUFFIXES``) and its ``metadata["melfoley"]["source_timeline"]`` names another file: then
-    that file. Outputs are named after it and it is never written; melfoley's own output may be."""
-    here = _resolved(path)
-    if not _own_suffix(here.name):
-        return here  # the user's edit, whatever its metadata says (it may be a re-cut of an output)
-    named = _top(timeline).get("source_timeline")
-    if isinstance(named, str) and named.strip():
-        origin = _resolved(named)
-        if origin != here:
-            return origin
-    return here
 
 
 def _text(s: str) -> str:

@@ -28,6 +28,7 @@ import numpy as np
 
 from melfoley.core.errors import MelfoleyError
 from melfoley.core.engines import DEFAULT_ENGINE
+from melfoley.plugin.formats import OWN_SUFFIXES, edit_name, own_suffix  # noqa: F401 - the one definition (otio_out re-exports it)
 
 from . import settings_io
 from .settings_io import ClipSettings
@@ -306,10 +307,10 @@ class Session:
 
     # ------------------------------------------------------------------ files
     def autosave_path(self) -> Path:
-        return self.output_dir / f"{_stem(self.path)}.melfoley-autosave.otio"
+        return self.output_dir / f"{edit_name(self.path)}.melfoley-autosave.otio"
 
     def session_path(self) -> Path:
-        return self.output_dir / f"{_stem(self.path)}.melfoley.otio"
+        return self.output_dir / f"{edit_name(self.path)}.melfoley.otio"
 
     def save(self, path: Path | None = None) -> Path:
         """Write the edit with every clip's settings to ``path`` (default: beside the output)."""
@@ -346,22 +347,6 @@ def _same_render(a: ClipSettings, b: ClipSettings) -> bool:
     if (a.energy is None) != (b.energy is None):
         return False
     return a.energy is None or np.allclose(np.asarray(a.energy), np.asarray(b.energy), atol=1e-4)
-
-
-OWN_SUFFIXES = (".melfoley-autosave.otio", ".melfoley.otio", ".foley.otio", ".foley.otioz", ".foley.xml")
-
-
-def _stem(path: Path) -> str:
-    """The edit's own name: ``demo`` for demo.otio and for melfoley's demo.foley.otio / demo.melfoley.otio."""
-    name = Path(path).name
-    for suffix in OWN_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(path).stem
-
-
-def edit_name(path: Path) -> str:
-    return _stem(Path(path))
 
 
 def stem_takes(timeline) -> dict[str, list]:
@@ -426,13 +411,13 @@ def stem_takes(timeline) -> dict[str, list]:
 def default_output_dir(timeline: Path) -> Path:
     """``<timeline folder>/<name>_foley`` when that folder is writable, else under the user cache."""
     timeline = Path(timeline)
-    if timeline.name.endswith(OWN_SUFFIXES):
+    if own_suffix(timeline.name):
         return timeline.parent
     if os.access(timeline.parent, os.W_OK):
-        return timeline.parent / f"{_stem(timeline)}_foley"
+        return timeline.parent / f"{edit_name(timeline)}_foley"
     from melfoley.core.userdirs import cache_dir
 
-    return cache_dir() / "panel" / f"{_stem(timeline)}_foley"
+    return cache_dir() / "panel" / f"{edit_name(timeline)}_foley"
 
 
 def now() -> str:

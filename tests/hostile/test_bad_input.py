@@ -80,7 +80,7 @@ def test_an_unusable_clip_rate_fails_that_clip_only(tmp_path, pic, cli, rate):
     assert any("'bad'" in ln and "not a usable frame rate" in ln for ln in lines), out
     # the clip before it is foleyed, unless OTIO cannot place it either (inf, -1 poison the track's sums)
     assert "done 1" in out or all("cannot be read" in ln for ln in lines), out
-    assert (tmp_path / "out" / "melfoley_report.json").exists()
+    assert (tmp_path / "out" / "r.foley.report.json").exists()
 
 
 def test_names_that_are_not_utf8_are_foleyed(tmp_path, pic, cli):

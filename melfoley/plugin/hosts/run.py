@@ -45,10 +45,12 @@ def run_batch(cfg, *, on_progress: Callable[[dict], None] | None = None,
 
 
 def result_event(report) -> dict:
+    from ..batch import report_path
+
     t = report.totals()
     return {"event": "result", "ok": report.ok, "interrupted": report.interrupted,
             "output_timeline": report.output_timeline, "exported": report.exported, "stems_dir": report.stems_dir,
-            "report": str(Path(report.output_timeline).parent / "melfoley_report.json"), "totals": t,
+            "report": str(report_path(report.output_timeline)), "totals": t,
             "notes": list(report.notes),
             "failed": [{"clip_id": c.clip_id, "name": c.name, "timecode": c.timecode, "reason": c.reason}
                        for c in report.failed]}
