@@ -15,7 +15,10 @@ BWF stems read back. Printed side by side: library | embedded | debug (floor) | 
   101..) and the demo's drops.mp4 (contacts from its edit); onsets from librosa's detector
   (bench/scorers.py); recall within +-50 ms, median |error|, false hits per minute away
   from contacts, RMS where nothing touches, noise floor between events;
-- clicks per minute (``melfoley.core.clicks``) over every stem rendered here (real: the val recordings);
+- clicks per minute (``melfoley.core.clicks``) over every stem rendered here (real: the val recordings),
+  and the clicks the engine introduced: a library stem's click counts only where the stem is not,
+  there, a scaled copy of the source recording the engine read (file and offset from the stem's
+  sidecar; the fire loops' crackle is the recording's); every click of a generative stem is the engine's;
 - Frechet distance in the aisfx space (stems vs val recordings, equal-sized halves; real half vs half);
 - RTF of a 10 s clip through the batch path; the 10-minute edit of bench/batch_timeline.py cold and cached.
 
@@ -123,7 +126,8 @@ def prompt_section(engine, options, work, pictures, prompts, real, embedder, res
              for pi, media, start, dur in pictures]
     want = {f"{pi}_{k:02d}": lab for k, (_, lab, _) in enumerate(prompts) for pi, *_ in pictures}
     t = time.perf_counter()
-    stems, _ = render_edit(make_edit(work / "prompts.otio", clips), work / f"out_prompts_{engine}", engine, options)
+    stems, rep = render_edit(make_edit(work / "prompts.otio", clips), work / f"out_prompts_{engine}", engine, options)
+    sources = sidecar_sources(rep)
     names = sorted(stems)
     emb = np.stack([embedder.embed(*stems[n], active_only=True) for n in names]) if names else np.zeros((0, 512))
     pred = nearest_centroid(emb, real.centroids) if names else []
@@ -135,7 +139,7 @@ def prompt_section(engine, options, work, pictures, prompts, real, embedder, res
         kind = prompts[int(n.rsplit("_", 1)[1])][2]
         kinds.setdefault(kind, []).append(p == want[n])
     res["prompt_by_kind"] = {k: float(np.mean(v)) for k, v in sorted(kinds.items())}
-    all_stems += [stems[n] for n in names]
+    all_stems += [(n, *stems[n], sources.get(n)) for n in names]
     say(f"  [{engine}] prompt-following: {len(names)} stems in {time.perf_counter() - t:.0f} s, accuracy "
         f"{res['prompt_acc']:.3f}; by kind " + ", ".join(f"{k} {v:.2f}" for k, v in res["prompt_by_kind"].items()))
 
@@ -144,7 +148,8 @@ def sync_section(engine, options, work, scenes, res, all_stems):
     clips = [(name, media, 0.0, dur, SYNC_PROMPTS[i % len(SYNC_PROMPTS)])
              for i, (name, media, dur, *_rest) in enumerate(scenes)]
     t = time.perf_counter()
-    stems, _ = render_edit(make_edit(work / "sync.otio", clips), work / f"out_sync_{engine}", engine, options)
+    stems, rep = render_edit(make_edit(work / "sync.otio", clips), work / f"out_sync_{engine}", engine, options)
+    sources = sidecar_sources(rep)
     pooled, by_kind = scorers.SyncTally(), {}
     for name, _media, _dur, contacts, quiet, kind in scenes:
         if name not in stems:
@@ -153,7 +158,7 @@ def sync_section(engine, options, work, scenes, res, all_stems):
         late = 4 if kind == "bounce" else None  # the 4th to 6th bounce: the quiet ones
         pooled.add(y, sr, contacts, quiet, late_from=late)
         by_kind.setdefault(kind, scorers.SyncTally()).add(y, sr, contacts, quiet)
-        all_stems.append(stems[name])
+        all_stems.append((name, *stems[name], sources.get(name)))
     res.update(recall=pooled.recall(), median_ms=pooled.median_ms(), false_per_min=pooled.false_per_min(),
                inner=pooled.inner, quiet_db=pooled.quiet_dbfs(), noise_db=pooled.noise_floor_dbfs(),
                late_recall=pooled.late_recall(), silent_spans=pooled.silent_spans(),
@@ -166,6 +171,154 @@ def sync_section(engine, options, work, scenes, res, all_stems):
         say(f"    {kind:7s} recall {tal.recall():.2f} ({tal.matched}/{tal.contacts}), "
             f"median |error| {tal.median_ms():.1f} ms (signed {tal.signed_median_ms():+.1f}), "
             f"false/min {tal.false_per_min():.1f}, inner {tal.inner}, quiet {tal.quiet_dbfs():.1f} dBFS")
+
+
+def sidecar_sources(report) -> dict[str, list | None]:
+    """{clip name: the library sources of its first stem (sidecar ``library_sources``), None for other engines}."""
+    import json
+
+    out = {}
+    for c in report.clips:
+        if c.status in ("done", "cached") and c.stems:
+            side = Path(c.stems[0]).with_suffix(".json")
+            out[c.name] = json.loads(side.read_text()).get("library_sources") if side.exists() else None
+    return out
+
+
+#: a library stem's click is the recording's when, within +-HALF_S of it, the stem is a scaled copy of the
+#: source audio the engine read there (least squares over the sources sounding there) and what the fit
+#: leaves holds at most KEEP of the click's roughness (second difference). A cut without a fade, a gain step,
+#: a splice or a click added to the stem stays in the residual (``inserted_check`` prints how much, for
+#: impulses and gaps put into the stems on purpose)
+HALF_S = 0.0005
+KEEP = 0.25
+STEM_RATE = 48000
+SOURCE_EDGE_S = 0.005  # a recording's own first and last 5 ms are faded, as for the real column
+_SOURCE_AUDIO: dict[str, tuple[np.ndarray, int]] = {}
+
+
+def source_spans(src: dict, until: int) -> list[tuple[int, int]]:
+    """Stem samples [s0, s1) where ``src`` sounds before sample ``until``, one span per copy of a looped texture."""
+    at = int(round(float(src["at_s"]) * STEM_RATE))
+    if src.get("looped") and src.get("loop_period_s"):  # copy k starts k periods in, overlapping the next (seam)
+        period = max(1, int(round(float(src["loop_period_s"]) * STEM_RATE)))
+        length = period + int(round(float(src.get("loop_crossfade_s") or 0.0) * STEM_RATE))
+        return [(at + k * period, at + k * period + length) for k in range(max(0, (until - at) // period + 1))]
+    return [(at, at + int(round(float(src["duration_s"]) * STEM_RATE)))]
+
+
+def _source_audio(path: str) -> tuple[np.ndarray, int]:
+    if path not in _SOURCE_AUDIO:
+        import soundfile as sf
+
+        y, sr = sf.read(path, dtype="float32", always_2d=True)
+        y = (y.mean(axis=1) if y.shape[1] > 1 else y[:, 0]).copy()
+        k = min(int(SOURCE_EDGE_S * sr), y.shape[0] // 4)  # a file that starts on its sound excuses no step
+        if k:
+            y[:k] *= np.linspace(0, 1, k, dtype=np.float32)
+            y[-k:] *= np.linspace(1, 0, k, dtype=np.float32)
+        _SOURCE_AUDIO[path] = (y, sr)
+    return _SOURCE_AUDIO[path]
+
+
+def source_columns(src: dict, n0: int, n1: int) -> list[np.ndarray]:
+    """The recording as the library engine read it (mono, soxr HQ to 48 kHz on the same sample grid) at stem
+    samples [n0, n1), one column per copy of it that sounds there; zeros outside the copy."""
+    import math
+
+    import soxr
+
+    y, sr = _source_audio(src["file"])
+    a = int(round(float(src["offset_s"]) * sr))
+    g = math.gcd(sr, STEM_RATE)
+    step_in, step_out = sr // g, STEM_RATE // g  # resampling from a + m * step_in keeps the engine's grid
+    lead = int(0.02 * STEM_RATE)  # the resampler's start and end transients stay outside the window
+    cols = []
+    for s0, s1 in source_spans(src, n1):
+        j0, j1 = max(n0, s0) - s0, min(n1, s1) - s0
+        if j1 <= j0:
+            continue
+        m = max(0, (j0 - lead) // step_out)
+        ia, ib = a + m * step_in, min(y.shape[0], a + int(np.ceil((j1 + lead) * sr / STEM_RATE)) + 1)
+        if ib <= ia:
+            continue
+        x = soxr.resample(y[ia:ib], sr, STEM_RATE, quality="HQ") if sr != STEM_RATE else y[ia:ib]
+        seg = np.asarray(x[j0 - m * step_out: j1 - m * step_out], np.float64)
+        col = np.zeros(n1 - n0)
+        col[s0 + j0 - n0: s0 + j0 - n0 + seg.shape[0]] = seg
+        cols.append(col)
+    return cols
+
+
+def click_residual(y: np.ndarray, sr: int, t: float, sources) -> float | None:
+    """The share of the click's roughness at ``t`` that the sources sounding there do not explain
+    (None: no source sounds there)."""
+    if sr != STEM_RATE:
+        return None
+    n, h = int(round(t * sr)), int(round(HALF_S * sr))
+    n0, n1 = max(0, n - h - 1), min(y.shape[0], n + h + 2)
+    cols = [c for s in sources or () for c in source_columns(s, n0, n1)]
+    cols = [c for c in cols if np.any(c)]
+    if not cols or n1 - n0 < 5:
+        return None
+    seg = y[n0:n1]
+    a = np.stack(cols, axis=1)
+    gains, *_ = np.linalg.lstsq(a, seg, rcond=None)
+    rest = seg - a @ gains
+
+    def rough(v):
+        return float(np.abs(v[2:] - 2 * v[1:-1] + v[:-2]).max())
+
+    return rough(rest) / max(rough(seg), 1e-12)
+
+
+def inserted_check(stems, rng_seed: int = 0) -> tuple[int, list[float]]:
+    """The residual test on clicks put in on purpose: in each library stem, an impulse (40x the local mean
+    level) and a 400-sample gap inside a source; (count, residuals). All must exceed KEEP."""
+    rng = np.random.default_rng(rng_seed)
+    out = []
+    for _name, y, sr, sources in stems:
+        for src in (sources or [])[:2]:
+            dur = float(src["duration_s"])
+            if dur < 0.05:
+                continue
+            t = float(src["at_s"]) + float(rng.uniform(0.02, dur - 0.02))
+            n = int(round(t * sr))
+            if not 500 <= n < y.shape[0] - 500:
+                continue
+            z = y.copy()
+            z[n] += 40 * (np.abs(y[n - 240:n + 240]).mean() + 1e-4) * rng.choice([-1, 1])
+            gap = y.copy()
+            gap[n:n + 400] = 0.0
+            got = (click_residual(z, sr, t, sources), click_residual(gap, sr, t, sources))
+            out += [r for r in got if r is not None]
+    return len(out), out
+
+
+def clicks_section(engine, stems, res) -> None:
+    """Raw clicks per minute, and the clicks the engine introduced (not the source recording's waveform)."""
+    from melfoley.core.clicks import find_clicks
+
+    raw, introduced, where, own = 0, 0, [], []
+    for name, y, sr, sources in stems:
+        for t in find_clicks(y, sr):
+            raw += 1
+            rest = click_residual(y, sr, t, sources)
+            if rest is None or rest > KEEP:
+                introduced += 1
+                where.append(f"{name} @{t:.3f} s" + (f" (residual {rest:.2f})" if rest is not None else ""))
+            else:
+                own.append(rest)
+    minutes = sum(y.shape[0] / sr for _, y, sr, _ in stems) / 60
+    res["clicks_per_min"], res["clicks_introduced_per_min"] = raw / minutes, introduced / minutes
+    res["clicks_n"] = f"{raw} / {introduced} in {minutes:.1f} min"
+    say(f"  [{engine}] clicks: {raw} in {len(stems)} stems ({minutes:.1f} min); {raw - introduced} are the source "
+        f"recording's waveform (residual {max(own, default=0):.2f} at most), {introduced} introduced by the engine"
+        + (": " + "; ".join(where[:12]) + (" ..." if len(where) > 12 else "") if where else ""))
+    n, rests = inserted_check(stems)
+    if n:
+        say(f"  [{engine}] check: {n} impulses and gaps put into the stems' sources read as introduced: "
+            f"{sum(r > KEEP for r in rests)}/{n} (residual {min(rests):.2f} to {max(rests):.2f})")
 
 
 def rtf_section(engine, options, work, res):
@@ -234,7 +387,10 @@ ROWS = [  # (label, key, format, goal)
     ("  no-touch spans at or under -70 dBFS", "silent_spans", "", "all"),
     ("noise floor between events (dBFS, p10 of 50 ms RMS)", "noise_db", ".1f", ""),
     ("  sync stems", "sync_n", "", ""),
-    ("clicks / min", "clicks_per_min", ".2f", "0"),
+    ("clicks / min (raw: every click in the stems)", "clicks_per_min", ".2f", ""),
+    ("  clicks / min introduced by the engine (not in the source recording)", "clicks_introduced_per_min", ".2f",
+     "0"),
+    ("  clicks raw / introduced", "clicks_n", "", ""),
     ("Frechet distance, aisfx (half vs real half)", "fd", ".1f", "real: half vs half"),
     ("RTF, 10 s clip (engine)", "rtf", ".3f", "library <= 0.05, embedded <= 0.35"),
     ("RTF, 10 s clip (decode + engine + write)", "rtf_all", ".3f", ""),
@@ -359,10 +515,7 @@ def main(argv=None) -> int:
         if "sync" in only:
             sync_section(name, opts, work, scenes, res, stems)
         if stems:
-            from melfoley.core.clicks import find_clicks
-
-            n = sum(len(find_clicks(y, sr)) for y, sr in stems)
-            res["clicks_per_min"] = n / (sum(y.shape[0] / sr for y, sr in stems) / 60)
+            clicks_section(name, stems, res)
         if "rtf" in only:
             rtf_section(name, opts, work, res)
         if "batch" in only:
@@ -380,7 +533,11 @@ def main(argv=None) -> int:
              f"{scorers.INNER_S * 1000:.0f} ms after a true contact are the event's own inner onsets, not false hits; "
              f"silence is measured over the no-touch spans leaving {scorers.GUARD_BEFORE_S * 1000:.0f} ms before and "
              f"{scorers.TAIL_S * 1000:.0f} ms after each contact; onsets under -70 dBFS are not counted.",
-             "Clicks: every stem rendered for prompt-following and sync; real: the val recordings of the classes."]
+             "Clicks: every stem rendered for prompt-following and sync; real: the val recordings of the classes. "
+             "Introduced: a click counts unless the stem there is the recording the library engine read (file, "
+             f"offset and placement from the sidecar): within +-{HALF_S * 1000:.1f} ms, a least-squares scaled copy "
+             f"of the source audio leaves at most {KEEP:.0%} of the click's roughness; the generative and debug "
+             "engines have no source recording, so all their clicks count."]
     print("\n" + text + "\n\n" + "\n".join(notes))
     if args.write_doc:
         doc = Path(args.doc)

@@ -166,6 +166,21 @@ def test_textures_loop_with_equal_power_seams_and_no_clicks(engine):
     assert src["kind"] == "texture" and src["looped"]
     assert engine._renders[-1]["library_match"]["mode"] == "texture"
     assert find_clicks(y, SR) == []
+    # the take's metadata says where every sample comes from (loop period and seam): the stem is the source
+    # read there, scaled, on both sides of the seams; a gap put in is not (bench/eval_product's click test)
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from eval_product import click_residual
+
+    period = src["loop_period_s"]
+    assert 0 < src["loop_crossfade_s"] < period < 14.0
+    for t in (0.7, period - 0.2, period + 0.1, 2 * period + 0.3, 13.5):
+        assert click_residual(y, SR, t, [src]) < 0.05, t
+    gap = y.copy()
+    gap[int(5.0 * SR):int(5.0 * SR) + 400] = 0
+    assert click_residual(gap, SR, 5.0, [src]) > 0.5
     # the loop holds its level across the seams (equal power): 0.5 s RMS within 4 dB everywhere
     r = np.sqrt(np.mean(y[: 28 * SR // 2].reshape(28, -1) ** 2, axis=1))
     assert 20 * np.log10(r.max() / r.min()) < 4.0

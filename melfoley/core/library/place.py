@@ -215,6 +215,10 @@ def place_texture(pool, pick: int, energy: np.ndarray, n: int, reader: SourceRea
     y = y * curve
     src = _source(row, start, min(x.shape[0], n) / OUT_RATE, float(np.median(g)), 0.0, "texture")
     src["looped"] = bool(x.shape[0] < n)
+    if src["looped"]:  # where stem time t reads the file: offset_s + t mod loop_period_s (and the seam's crossfade)
+        xf = int(min(int(XFADE_S * OUT_RATE), x.shape[0] // 3))
+        src["loop_period_s"] = round((x.shape[0] - xf) / OUT_RATE, 6)
+        src["loop_crossfade_s"] = round(xf / OUT_RATE, 6)
     return y.astype(np.float32), [src]
 
 
