@@ -130,7 +130,3 @@ def find_clicks(audio, sr: int, *, ratio: float = RATIO, band_ratio: float = BAN
             last = n
     return out
 
-
-def clicks_per_minute(audio, sr: int, **kw) -> float:
-    n = np.asarray(audio).shape[0]
-    return len(find_clicks(audio, sr, **kw)) / max(n / sr / 60.0, 1e-9)
