@@ -116,7 +116,9 @@ SECTIONS = [
     ("media probe + identity + cache key", "melfoley.plugin.batch", "media_identity"),
     ("media probe + identity + cache key", "melfoley.plugin.batch", "cache_key"),
     ("existing stems (sidecars read)", "melfoley.plugin.batch:BatchRunner", "_existing_stems"),
-    ("output timeline: build", "melfoley.plugin.driver", "build_output_timeline"),
+    ("output timeline: build", "melfoley.plugin.driver", "build_output_timeline"),  # code before OutputTimeline
+    ("output timeline: build", "melfoley.plugin.driver:OutputTimeline", "__init__"),
+    ("output timeline: build", "melfoley.plugin.driver:OutputTimeline", "build"),
     ("output timeline: write", "melfoley.plugin.driver", "write_timeline"),
     ("output timeline: write", "melfoley.plugin.batch", "write_timeline"),
 ]
@@ -133,8 +135,10 @@ class Sections:
         for label, where, attr in SECTIONS:
             mod_name, _, cls = where.partition(":")
             owner = importlib.import_module(mod_name)
-            owner = getattr(owner, cls) if cls else owner
-            real = getattr(owner, attr)
+            owner = getattr(owner, cls, None) if cls else owner
+            real = getattr(owner, attr, None) if owner is not None else None
+            if real is None:  # another code version (PYTHONPATH=OTHER_CHECKOUT) without it
+                continue
             self._undo.append((owner, attr, real))
             setattr(owner, attr, self._timed(label, real))
 

@@ -24,7 +24,7 @@ import json
 import os
 from fractions import Fraction
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -162,7 +162,16 @@ class BatchReport:
     def to_dict(self) -> dict:
         return {"timeline": self.timeline, "output_timeline": self.output_timeline, "exported": self.exported,
                 "stems_dir": self.stems_dir, "interrupted": self.interrupted, "totals": self.totals(),
-                "notes": self.notes, "clips": [asdict(c) for c in self.clips]}
+                "notes": self.notes, "clips": [_clip_dict(c) for c in self.clips]}
+
+
+def _clip_dict(c: ClipResult) -> dict:
+    """``dataclasses.asdict(c)`` without its generic deep copy (a report may hold 10,000 clips):
+    the fields in order, the lists copied."""
+    return {f: (list(v) if isinstance(v, list) else v) for f in _CLIP_FIELDS for v in (getattr(c, f),)}
+
+
+_CLIP_FIELDS = tuple(f.name for f in dataclasses.fields(ClipResult))
 
 
 ProgressFn = Callable[[Progress], None]
@@ -356,20 +365,25 @@ class BatchRunner:
         return res, [Placement(s, clip, extra_meta) for s in stems]
 
     def _existing_stems(self, job: ClipJob, clip: PictureClip, stems_dir: Path, show: str, key: str):
-        """The clip's stems when all are on disk with this key and this record position, else None."""
+        """The clip's stems when all are on disk with this key and this record position, else None.
+
+        One ``stat`` of the stem and one read of its sidecar per take (a missing file of either
+        is an ``OSError``: not on disk), since a fully cached rerun of a long edit does this for
+        every clip."""
         out = []
         for k in range(1, job.takes + 1):
-            path = stems_dir / ucs_name(job.event.catid, job.event.title, clip.stem_tag, k, show)
-            side = path.with_suffix(".json")
-            if not (path.exists() and side.exists()):
-                return None
+            name = ucs_name(job.event.catid, job.event.title, clip.stem_tag, k, show)
+            path = stems_dir / name
+            side = stems_dir / (name[:-len(".wav")] + ".json")  # path.with_suffix(".json"): a UCS name ends in .wav
             try:
-                doc = json.loads(side.read_text())
+                size = path.stat().st_size
+                with open(side) as f:  # as Path.read_text reads it
+                    doc = json.loads(f.read())
                 a = doc["audio"]
                 hs = int(a.get("handle_samples", 0))
                 ok = (doc.get("cache_key") == key and a["samples"] - 2 * hs == clip.samples()
                       and doc["clip"]["record_in_seconds"] == str(clip.record_in)
-                      and path.stat().st_size >= 3 * a["samples"])
+                      and size >= 3 * a["samples"])
             except (OSError, KeyError, ValueError, TypeError):
                 return None
             if not ok:

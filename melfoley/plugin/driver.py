@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
-from .otio_out import build_output_timeline, write_timeline
+from .otio_out import OutputTimeline, write_timeline
 
 if TYPE_CHECKING:
     from .batch import BatchRunner, ClipResult, Progress
@@ -78,12 +78,14 @@ class PartialTimeline:
 
     A write is due when ``min_interval`` seconds have passed since the last one and the last
     write's own time is at most ``max_share`` of the time since: partial writes never take more
-    than about a tenth of a run however long the timeline grows.
+    than about a tenth of a run however long the timeline grows. The input is copied once per run
+    (:class:`.otio_out.OutputTimeline`), not once per write.
     """
 
     def __init__(self, src: TimelineSource, path: Path, input_path: Path, *, min_interval: float = 2.0,
                  max_share: float = 0.1):
         self.src, self.path, self.input_path = src, Path(path), input_path
+        self.output: OutputTimeline | None = None  # made by the first write (an interrupt there is one)
         self.min_interval, self.max_share = min_interval, max_share
         self.last_end = time.perf_counter()
         self.last_cost = 0.0
@@ -95,7 +97,9 @@ class PartialTimeline:
 
     def write(self, placements: list[Placement], totals: dict, *, complete: bool):
         t = time.perf_counter()
-        tl = build_output_timeline(self.src, placements, complete=complete, report=totals)
+        if self.output is None:
+            self.output = OutputTimeline(self.src)
+        tl = self.output.build(placements, complete=complete, report=totals)
         write_timeline(tl, self.path, "otio", input_path=self.input_path)
         self.last_end = time.perf_counter()
         self.last_cost = self.last_end - t

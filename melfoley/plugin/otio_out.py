@@ -79,7 +79,36 @@ def _lanes(items: list[Placement]) -> list[list[Placement]]:
     return lanes
 
 
-def stem_clip(p: Placement, rate: float, global_start: otio.opentime.RationalTime) -> otio.schema.Clip:
+class _Urls:
+    """``file://`` URLs of resolved paths, for one build: the stems of a long edit share one folder
+    (resolved once; a stem is resolved on its own only when it is a link) and its pictures a few files."""
+
+    def __init__(self):
+        self._dirs: dict[str, tuple[str, str]] = {}
+        self._files: dict[str, tuple[str, str]] = {}
+
+    def resolved(self, path) -> tuple[str, str]:
+        """(``str(Path(path).resolve())``, its URL as :func:`url_from_filepath` writes it)."""
+        path = os.fspath(path)
+        head, name = os.path.split(path)
+        if not head or not name or not name.isascii() or name in (".", "..") or os.path.islink(path):
+            return self._file(path)
+        if head not in self._dirs:
+            self._dirs[head] = self._file(head)
+        real, url = self._dirs[head]
+        sep = "" if real.endswith("/") else "/"
+        return real + sep + name, url + sep + name  # an ASCII name quotes and unquotes to itself
+
+    def _file(self, path: str) -> tuple[str, str]:
+        if path not in self._files:
+            real = str(Path(path).resolve())
+            self._files[path] = (real, url_from_filepath(real))
+        return self._files[path]
+
+
+def stem_clip(p: Placement, rate: float, global_start: otio.opentime.RationalTime,
+              urls: _Urls | None = None) -> otio.schema.Clip:
+    urls = urls or _Urls()
     rec = p.clip.record
     start = (global_start + rec.start_time).rescaled_to(rate)
     dur = rec.duration.rescaled_to(rate)
@@ -88,14 +117,13 @@ def stem_clip(p: Placement, rate: float, global_start: otio.opentime.RationalTim
     # clip's source range is trimmed back to the cut, so the record position does not move
     handle = otio.opentime.RationalTime(p.stem.handle_samples, 48000).rescaled_to(rate)
     available = otio.opentime.TimeRange(start - handle, dur + handle + handle)
-    ref = otio.schema.ExternalReference(target_url=url_from_filepath(str(Path(p.stem.path).resolve())),
-                                        available_range=available)
+    ref = otio.schema.ExternalReference(target_url=urls.resolved(p.stem.path)[1], available_range=available)
     ref.metadata["melfoley"] = {"sample_rate": 48000, "samples": p.stem.samples,
                                 "time_reference": p.stem.time_reference, "handle_samples": p.stem.handle_samples}
     clip = otio.schema.Clip(name=Path(p.stem.path).stem, media_reference=ref, source_range=cut)
     clip.metadata["melfoley"] = {
         **p.meta, "picture_clip": p.clip.clip_id, "picture_name": p.clip.name, "take": p.stem.take,
-        "seed": p.stem.seed, "event": p.stem.event_label, "sidecar": str(Path(p.stem.sidecar).resolve()),
+        "seed": p.stem.seed, "event": p.stem.event_label, "sidecar": urls.resolved(p.stem.sidecar)[0],
         "record_in": p.clip.timecode(),
     }
     return clip
@@ -109,35 +137,56 @@ def build_output_timeline(src: TimelineSource, placements: list[Placement], *, c
     edit's other tracks are kept as they are. ``metadata["melfoley"]`` names the source edit
     (:func:`source_edit`) and keeps the edit's own settings (``EDIT_KEYS``: the panel's default
     prompt, the media root)."""
-    tl = src.timeline.deepcopy()
-    drop_own_tracks(tl)
-    _absolute_pictures(tl, src, {p.clip.clip_id: p.clip.media_path for p in placements if p.clip.media_path})
-    rate = float(src.rate)
-    gs = src.global_start.rescaled_to(rate)
-    tl.global_start_time = gs
-    groups: dict[tuple[str, int], list[Placement]] = {}
-    for p in placements:
-        groups.setdefault((p.stem.event_title, p.stem.take), []).append(p)
-    for (title, take), items in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        for li, lane in enumerate(_lanes(items), start=1):
-            track = otio.schema.Track(name=_track_name(title, take, li), kind=otio.schema.TrackKind.Audio)
-            track.enabled = take == 1
-            track.metadata["melfoley"] = {"event": lane[0].stem.event_label, "take": take, "lane": li,
-                                          "alternate": take > 1}
-            cursor = otio.opentime.RationalTime(0, rate)
-            for p in lane:
-                start = p.clip.record.start_time.rescaled_to(rate)
-                if start > cursor:
-                    track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(
-                        otio.opentime.RationalTime(0, rate), start - cursor)))
-                track.append(stem_clip(p, rate, gs))
-                cursor = start + p.clip.record.duration.rescaled_to(rate)
-            tl.tracks.append(track)
-    top = _top(src.timeline)
-    tl.metadata["melfoley"] = {**{k: top[k] for k in EDIT_KEYS if top.get(k)}, "version": __version__,
-                               "source_timeline": _text(str(source_edit(src.path, src.timeline))),
-                               "complete": complete, "stems": len(placements), **({"report": report} if report else {})}
-    return tl
+    return OutputTimeline(src).build(placements, complete=complete, report=report)
+
+
+class OutputTimeline:
+    """:func:`build_output_timeline`, built again as a run goes on (the partial timeline): the input
+    is copied once, and each :meth:`build` replaces the Foley tracks and the picture URLs of that
+    one copy, so a build gives what :func:`build_output_timeline` gives at that moment. The
+    timeline a build returns is the same object each time: use it before the next build."""
+
+    def __init__(self, src: TimelineSource):
+        self.src = src
+        self.tl = src.timeline.deepcopy()
+        drop_own_tracks(self.tl)
+        self._tracks = len(self.tl.tracks)  # the edit's own; the Foley tracks follow
+        self._pictures = _picture_refs(self.tl)
+
+    def build(self, placements: list[Placement], *, complete: bool,
+              report: dict | None = None) -> otio.schema.Timeline:
+        src, tl = self.src, self.tl
+        del tl.tracks[self._tracks:]  # the previous build's Foley tracks
+        urls = _Urls()
+        _absolute_pictures(self._pictures, src, {p.clip.clip_id: p.clip.media_path for p in placements
+                                                 if p.clip.media_path}, urls)
+        rate = float(src.rate)
+        gs = src.global_start.rescaled_to(rate)
+        tl.global_start_time = gs
+        groups: dict[tuple[str, int], list[Placement]] = {}
+        for p in placements:
+            groups.setdefault((p.stem.event_title, p.stem.take), []).append(p)
+        for (title, take), items in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            for li, lane in enumerate(_lanes(items), start=1):
+                track = otio.schema.Track(name=_track_name(title, take, li), kind=otio.schema.TrackKind.Audio)
+                track.enabled = take == 1
+                track.metadata["melfoley"] = {"event": lane[0].stem.event_label, "take": take, "lane": li,
+                                              "alternate": take > 1}
+                cursor = otio.opentime.RationalTime(0, rate)
+                for p in lane:
+                    start = p.clip.record.start_time.rescaled_to(rate)
+                    if start > cursor:
+                        track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(
+                            otio.opentime.RationalTime(0, rate), start - cursor)))
+                    track.append(stem_clip(p, rate, gs, urls))
+                    cursor = start + p.clip.record.duration.rescaled_to(rate)
+                tl.tracks.append(track)
+        top = _top(src.timeline)
+        tl.metadata["melfoley"] = {**{k: top[k] for k in EDIT_KEYS if top.get(k)}, "version": __version__,
+                                   "source_timeline": _text(str(source_edit(src.path, src.timeline))),
+                                   "complete": complete, "stems": len(placements),
+                                   **({"report": report} if report else {})}
+        return tl
 
 
 def is_own_track(track) -> bool:
@@ -163,27 +212,42 @@ def _text(s: str) -> str:
     return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _absolute_pictures(tl: otio.schema.Timeline, src: TimelineSource, used: dict) -> None:
-    """Point picture references at absolute file URLs, so the output plays from any folder: the
-    media a clip was foleyed from (relinks included) for clips in ``used``, and relative URLs that
-    resolve against the input's folder for the others (a relative URL would be read against the
-    output's folder, where the media is not)."""
-    for cid, clip in iter_clip_ids(tl):
-        ref = clip.media_reference
-        if not isinstance(ref, otio.schema.ExternalReference):
-            continue
-        url = ref.target_url or ""
-        kind, as_written = url_to_path(url)
+def _picture_refs(tl: otio.schema.Timeline) -> list[tuple[str, otio.schema.ExternalReference, str]]:
+    """(clip id, external reference, its URL as the edit wrote it) of every picture clip of ``tl``."""
+    return [(cid, clip.media_reference, clip.media_reference.target_url) for cid, clip in iter_clip_ids(tl)
+            if isinstance(clip.media_reference, otio.schema.ExternalReference)]
+
+
+def _absolute_pictures(pictures: list, src: TimelineSource, used: dict, urls: _Urls | None = None) -> None:
+    """Point picture references (:func:`_picture_refs`) at absolute file URLs, so the output plays
+    from any folder: the media a clip was foleyed from (relinks included) for clips in ``used``,
+    and relative URLs that resolve against the input's folder for the others (a relative URL would
+    be read against the output's folder, where the media is not); every other reference keeps
+    the URL the edit wrote. A long edit cuts many clips from a few files: each URL and file is
+    looked at once."""
+    urls = urls or _Urls()
+    kinds: dict[str, tuple[str, str]] = {}
+    relative: dict[str, Path | None] = {}
+    same: dict[tuple[str, str], bool] = {}
+    for cid, ref, written in pictures:
+        url = written or ""
+        if url not in kinds:
+            kinds[url] = url_to_path(url)
+        kind, as_written = kinds[url]
         path = used.get(cid)
-        if path is None:
-            if kind != "relative":
-                continue
-            path, _ = resolve_media(url, timeline_dir=src.media_dir)
-            if path is None:
-                continue
-        elif kind != "relative" and _same_file(as_written, path):
-            continue  # already names the file it plays: left exactly as the editor wrote it
-        ref.target_url = url_from_filepath(str(Path(path).resolve()))
+        if path is None and kind == "relative":
+            if url not in relative:
+                relative[url] = resolve_media(url, timeline_dir=src.media_dir)[0]
+            path = relative[url]
+        elif path is not None and kind != "relative":
+            pair = (as_written, os.fspath(path))
+            if pair not in same:
+                same[pair] = _same_file(as_written, path)
+            if same[pair]:
+                path = None  # already names the file it plays: left exactly as the editor wrote it
+        target = written if path is None else urls.resolved(path)[1]
+        if ref.target_url != target:  # (an earlier build of the same copy may have set it)
+            ref.target_url = target
 
 
 def _same_file(a, b) -> bool:
