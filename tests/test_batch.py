@@ -455,6 +455,29 @@ def test_a_rerun_in_place_on_the_foleyed_edit_reuses_its_stems_and_never_writes_
     assert sorted(p.name for p in a.iterdir()) == ["demo.otio", "m.mp4"]  # nothing written beside the edit
 
 
+def test_an_interrupted_rerun_in_place_keeps_the_previous_complete_timeline(tmp_path, media):
+    """A re-run on melfoley's own output (``batch out/e.foley.otio -o out``) stopped part-way leaves
+    the previous complete timeline byte for byte: no partial write ever replaces it with fewer Foley
+    clips than the artist had; finishing the re-run replaces it."""
+    out = tmp_path / "out"
+    first = run_batch(_three(tmp_path, media), out)
+    assert first.ok
+    foleyed = Path(first.output_timeline)
+    before = foleyed.read_bytes()
+
+    def progress(p):
+        if p.done == 1:
+            raise KeyboardInterrupt
+
+    stopped = run_batch(foleyed, out, progress=progress, prompt="door knock")  # new prompt: every clip re-renders
+    assert stopped.interrupted and stopped.output_timeline == str(foleyed)
+    assert foleyed.read_bytes() == before
+    assert any("previous" in n for n in stopped.notes)
+    done = run_batch(foleyed, out, prompt="door knock")
+    assert done.ok and foleyed.read_bytes() != before
+    assert _stems_in(done)[1] == ["one", "three", "two"]
+
+
 def test_each_edit_foleyed_into_one_folder_keeps_its_own_report(tmp_path, media):
     """The report is per edit, named like its output timeline: a second edit's run (another name, or
     the same name from another folder) never overwrites the first's; the host's result names it."""

@@ -258,7 +258,7 @@ class BatchRunner:
                                 f"{defaults.prompt!r} (its metadata[\"melfoley\"][\"default_prompt\"]), not --prompt")
         results: dict[int, ClipResult] = {}
         placements: list[Placement] = []
-        partial = PartialTimeline(src, otio_path, source)
+        partial = PartialTimeline(src, otio_path, source, read=cfg.timeline)
         meter = Meter(clips, t0, self.progress, parallel=self.executor.parallelism)
         try:  # the first write and tick too: a Ctrl-C (or a stop from the progress callback) there is an interrupt
             partial.write(placements, report.totals(), complete=False)
@@ -282,6 +282,8 @@ class BatchRunner:
                                 "rerun the same command to finish")
         finally:
             self.executor.close()
+        if report.interrupted and partial.in_place:
+            report.notes.append(f"{otio_path.name} is the previous complete timeline, unchanged until a re-run finishes")
         report.notes += self.executor.notes
         report.clips = skipped + [results[k] for k in sorted(results)]
         report.elapsed = time.perf_counter() - t0

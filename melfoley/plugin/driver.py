@@ -73,6 +73,13 @@ class LocalExecutor:
         pass
 
 
+def _same_file(a: Path, b) -> bool:
+    try:
+        return b is not None and Path(a).exists() and Path(a).samefile(b)
+    except OSError:
+        return False
+
+
 class PartialTimeline:
     """The output timeline, rewritten atomically at a bounded rate while a run goes on.
 
@@ -80,22 +87,31 @@ class PartialTimeline:
     write's own time is at most ``max_share`` of the time since: partial writes never take more
     than about a tenth of a run however long the timeline grows. The input is copied once per run
     (:class:`.otio_out.OutputTimeline`), not once per write.
+
+    A re-run in place (the edit read is this output, melfoley's own ``x.foley.otio``) writes only
+    the complete timeline: until the run ends the previous complete one stays, so an interrupted
+    re-run never leaves the artist a timeline with fewer Foley clips than they had.
     """
 
-    def __init__(self, src: TimelineSource, path: Path, input_path: Path, *, min_interval: float = 2.0,
-                 max_share: float = 0.1):
+    def __init__(self, src: TimelineSource, path: Path, input_path: Path, *, read: Path | None = None,
+                 min_interval: float = 2.0, max_share: float = 0.1):
         self.src, self.path, self.input_path = src, Path(path), input_path
         self.output: OutputTimeline | None = None  # made by the first write (an interrupt there is one)
         self.min_interval, self.max_share = min_interval, max_share
         self.last_end = time.perf_counter()
         self.last_cost = 0.0
         self.writes = 0
+        self.in_place = _same_file(self.path, read)  # ``read``: the file this run read the edit from
 
     def due(self) -> bool:
+        if self.in_place:
+            return False
         since = time.perf_counter() - self.last_end
         return since >= self.min_interval and self.last_cost <= self.max_share * since
 
     def write(self, placements: list[Placement], totals: dict, *, complete: bool):
+        if self.in_place and not complete:
+            return None  # the previous complete timeline stays (see the class)
         t = time.perf_counter()
         if self.output is None:
             self.output = OutputTimeline(self.src)
