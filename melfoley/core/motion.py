@@ -301,48 +301,24 @@ def analyse_frames(frames: np.ndarray, times: np.ndarray, calibration: "TimingCa
     return PictureEvents(times, motion, contact, cut)
 
 
-def _components(mask: np.ndarray) -> np.ndarray:
-    """Labels (0 = none) of the 8-connected components of each frame of ``mask`` [N, H, W] bool.
+#: 8-connectivity within each frame of an [N, H, W] stack, none across frames
+_PER_FRAME_8 = np.zeros((3, 3, 3), bool)
+_PER_FRAME_8[1] = True
 
-    Vectorised union-find (hook every edge's roots to the smaller one, then compress paths until
-    each cell points at its root); a label is its root's flat index + 1, unique across frames.
-    """
-    n, h, w = mask.shape
-    ids = np.arange(n * h * w).reshape(n, h, w)
-    a_parts, b_parts = [], []
-    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        xa, xb = slice(max(0, -dx), w - max(0, dx)), slice(max(0, dx), w + min(0, dx))
-        m = mask[:, :h - dy, xa] & mask[:, dy:, xb]
-        a_parts.append(ids[:, :h - dy, xa][m])
-        b_parts.append(ids[:, dy:, xb][m])
-    a, b = np.concatenate(a_parts), np.concatenate(b_parts)
-    parent = np.arange(n * h * w)
-    while a.size:
-        pa, pb = parent[a], parent[b]
-        differ = pa != pb
-        if not differ.any():
-            break
-        a, b, pa, pb = a[differ], b[differ], pa[differ], pb[differ]
-        lo = np.minimum(pa, pb)
-        np.minimum.at(parent, pa, lo)
-        np.minimum.at(parent, pb, lo)
-        while True:
-            nxt = parent[parent]
-            if np.array_equal(nxt, parent):
-                break
-            parent = nxt
-    return np.where(mask.ravel(), parent + 1, 0).reshape(n, h, w)
+
+def _components(mask: np.ndarray) -> np.ndarray:
+    """Labels (0 = none) of the 8-connected components of each frame of ``mask`` [N, H, W] bool,
+    unique across frames (numbered in scan order)."""
+    from scipy import ndimage
+
+    return ndimage.label(mask, structure=_PER_FRAME_8)[0]
 
 
 def _dilate(mask: np.ndarray) -> np.ndarray:
-    """3x3 dilation of the last two axes of a bool array."""
-    h, w = mask.shape[-2:]
-    pad = np.pad(mask, [(0, 0)] * (mask.ndim - 2) + [(1, 1), (1, 1)])
-    out = np.zeros_like(mask)
-    for dy in range(3):
-        for dx in range(3):
-            out |= pad[..., dy:dy + h, dx:dx + w]
-    return out
+    """3x3 dilation of each frame of an [N, H, W] bool array."""
+    from scipy import ndimage
+
+    return ndimage.binary_dilation(mask, structure=_PER_FRAME_8)
 
 
 def _region_contacts(gray, times, end, pace, vi, wi, vo, wo, raw_in, raw_out) -> list[int]:
