@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
-from .otio_out import OutputTimeline, write_timeline
+from .otio_out import OutputTimeline, _same_file, write_timeline
 
 if TYPE_CHECKING:
     from .batch import BatchRunner, ClipResult, Progress
@@ -73,13 +73,6 @@ class LocalExecutor:
         pass
 
 
-def _same_file(a: Path, b) -> bool:
-    try:
-        return b is not None and Path(a).exists() and Path(a).samefile(b)
-    except OSError:
-        return False
-
-
 class PartialTimeline:
     """The output timeline, rewritten atomically at a bounded rate while a run goes on.
 
@@ -101,7 +94,7 @@ class PartialTimeline:
         self.last_end = time.perf_counter()
         self.last_cost = 0.0
         self.writes = 0
-        self.in_place = _same_file(self.path, read)  # ``read``: the file this run read the edit from
+        self.in_place = read is not None and _same_file(self.path, read)  # ``read``: the file the edit came from
 
     def due(self) -> bool:
         if self.in_place:

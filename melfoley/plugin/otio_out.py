@@ -306,8 +306,6 @@ def output_path(out_dir: str | os.PathLike, timeline_path: str | os.PathLike, fm
 def _claim(out_dir: Path, source: Path) -> str:
     """The output name of ``source`` in ``out_dir``: its edit name, or that name plus a hash of its
     path when another source owns the name; the claim is recorded in ``OUTPUTS_INDEX`` under a lock."""
-    from ..core.atomic import atomic_text
-
     name = edit_name(source)
     me = _text(str(source))
     hashed = f"{name}.{hashlib.sha256(me.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"

@@ -200,7 +200,6 @@ class PanelActions:
 
     def _exported(self, summary) -> None:
         self.session.dirty = False
-        self.session.last_saved = summary.timeline
         self.session.discard_autosave()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)

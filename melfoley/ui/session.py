@@ -67,12 +67,9 @@ class Session:
         self.dirty = False
         self._lock = threading.Lock()
         self._probes: dict[str, object] = {}
-        self.last_saved: Path | None = None
         self.restored_from: Path | None = None
         top = dict(source.timeline.metadata.get("melfoley", {}) or {})
         self.default_prompt = str(top.get("default_prompt", "") or "")
-        #: the edit the user started from (a reopened ``.foley.otio`` names it), never written
-        self.origin = Path(str(top["source_timeline"])) if top.get("source_timeline") else self.path
         self.reopened = 0  # clips whose takes came from stems already in the edit
         from .markers import from_scan
 
@@ -320,7 +317,6 @@ class Session:
         settings_io.write_timeline(self.source, {cid: st.settings for cid, st in self.states.items()},
                                    path, media_root=self.media_root, default_prompt=self.default_prompt)
         self.dirty = False
-        self.last_saved = path
         return path
 
     def discard_autosave(self) -> None:

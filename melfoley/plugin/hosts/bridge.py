@@ -24,7 +24,6 @@ from urllib.parse import unquote, urlsplit
 
 ENV_SUFFIX = ".json"  # the recorded environment sits beside each entry script: <script stem>.json
 TRACK_PREFIX = "FOLEY"
-REPORT_SUFFIX = ".report.json"  # the batch report beside its output: OUT/<name>.foley.report.json
 
 
 class BridgeError(Exception):
