@@ -42,6 +42,7 @@ from typing import Callable
 
 from melfoley.core.errors import MelfoleyError
 from melfoley.core.engines import DEFAULT_ENGINE
+from melfoley.plugin.hosts.bridge import HOST_PYTHON_VARS, child_env
 
 from .render import Cancelled
 
@@ -67,16 +68,11 @@ def interpreter() -> str | None:
     return _INTERPRETER or os.environ.get("MELFOLEY_PYTHON") or None
 
 
-def clean_env() -> dict:
-    """This process's environment without another Python's settings (PYTHONHOME, PYTHONPATH)."""
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
-
-
 def clean_path(python: str) -> list[str]:
     """``python``'s own ``sys.path`` (asked of it, once), with melfoley's folder first if it lacks it."""
     if python not in _CLEAN_PATHS:
         try:
-            out = subprocess.run([python, "-c", "import json, sys; print(json.dumps(sys.path))"], env=clean_env(),
+            out = subprocess.run([python, "-c", "import json, sys; print(json.dumps(sys.path))"], env=child_env(),
                                  capture_output=True, text=True, timeout=60, cwd=MELFOLEY_ROOT, check=True)
             path = [p for p in json.loads(out.stdout.strip().splitlines()[-1]) if p]
         except (OSError, ValueError, IndexError, subprocess.SubprocessError) as exc:
@@ -97,7 +93,7 @@ def _launching(python: str | None):
     path = clean_path(python)
     with _LAUNCH:
         executable, prepare, command = spawn.get_executable(), spawn.get_preparation_data, spawn.get_command_line
-        saved = {k: os.environ.pop(k) for k in ("PYTHONHOME", "PYTHONPATH") if k in os.environ}
+        saved = {k: os.environ.pop(k) for k in HOST_PYTHON_VARS if k in os.environ}
 
         def preparation(name):
             data = prepare(name)

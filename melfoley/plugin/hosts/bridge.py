@@ -106,10 +106,14 @@ class Settings:
         return out + (["--window"] if self.window else [])
 
 
+#: another Python's settings, which must not reach melfoley's interpreter from a host's environment
+HOST_PYTHON_VARS = ("PYTHONHOME", "PYTHONPATH")
+
+
 def child_env() -> dict:
     """The environment for a melfoley child: the host's own Python settings do not leak into it."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    for var in ("PYTHONHOME", "PYTHONPATH"):
+    for var in HOST_PYTHON_VARS:
         env.pop(var, None)
     return env
 
