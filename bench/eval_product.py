@@ -84,6 +84,11 @@ class Real:
         from melfoley.core.metrics import accuracy, centroids, loo_nearest_centroid, split_embeddings
 
         self.items = [it for it in split(load_manifest(), "val") if it.label in set(labels)]
+        if not self.items:
+            from melfoley.core.corpus import corpus_root
+
+            raise SystemExit(f"eval_product: no val recordings of {', '.join(sorted(set(labels)))} in the corpus at "
+                             f"{corpus_root()}; the real ceiling needs the full corpus: set MELFOLEY_CORPUS")
         self.labels = [it.label for it in self.items]
         self.emb = split_embeddings(embedder, [it.path for it in self.items])
         self.centroids = centroids(self.emb, self.labels)
