@@ -12,7 +12,7 @@ from wavinfo import WavInfoReader
 
 from melfoley.core.engine import get_engine
 from melfoley.plugin.cli import main
-from test_timeline_media import clip, edit, gap, render_media, run_batch
+from test_timeline_media import clip, edit, gap, render_media, run_batch, stop_batch_cli
 
 RATE = Fraction(25)
 
@@ -498,3 +498,25 @@ def test_each_edit_foleyed_into_one_folder_keeps_its_own_report(tmp_path, media)
     for tl, (path, clip_name) in reports.items():  # every report still there, each about its own edit
         doc = json.loads(path.read_text())
         assert doc["timeline"] == str(tl) and [c["name"] for c in doc["clips"]] == [clip_name]
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_stop_signal_stops_a_batch_started_in_the_background_cleanly(tmp_path, media, sig):
+    """`melfoley batch` as a render manager or `cmd &` in a script starts it (SIGINT inherited ignored):
+    SIGTERM or SIGINT stop it like Ctrl-C: exit 130, the finished stems and a valid partial timeline.
+    Before cli.stop_on_signals, SIGTERM killed it with no timeline or report written, and the
+    ignored SIGINT let it run to the end."""
+    import sys
+
+    items = [clip(f"shot {i:03d}", media, (i * 7) % 50, 20, RATE, media_frames=75) for i in range(400)]
+    tl = edit(tmp_path / "many.otio", [items], RATE, start_frames=90000)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "melfoley.plugin.cli", "batch", str(tl), "-o", str(out), "--engine", "debug",
+           "--quiet"]
+    rc, stdout, stderr = stop_batch_cli(cmd, out, sig, timeout=120)
+    assert rc == 130, (stdout, stderr)
+    assert b"Traceback" not in stderr
+    report = json.loads((out / "many.foley.report.json").read_text())
+    assert report["interrupted"] and 1 <= len(report["clips"]) < 400
+    partial = otio.adapters.read_from_file(str(out / "many.foley.otio"))
+    assert partial.metadata["melfoley"]["complete"] is False

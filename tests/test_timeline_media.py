@@ -1,6 +1,7 @@
 """Edits over media the tests render (known rates and frame counts), foleyed with the debug engine.
 
-Also the shared builders the other plugin tests import (``render_media``, ``edit``, ``run_batch``).
+Also the shared builders the other plugin tests import (``render_media``, ``edit``, ``run_batch``,
+``stop_batch_cli``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,31 @@ def run_batch(timeline: Path, out: Path, *, progress=None, engine_factory=None, 
                              engine="debug")
     cfg = BatchConfig(timeline=Path(timeline), out_dir=Path(out), defaults=defaults, **kw)
     return BatchRunner(cfg, progress=progress, engine_factory=engine_factory).run()
+
+
+def stop_batch_cli(cmd: list[str], out: Path, sig: str, *, after: int = 2, timeout: float = 90.0):
+    """Start ``melfoley batch`` (``cmd``) the way a render manager's wrapper or ``cmd &`` in a script
+    does (its own session, SIGINT inherited *ignored*), send ``sig`` once ``after`` stems are in
+    ``out``/stems, and return (returncode, stdout, stderr). The process group is killed if it hangs."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and len(list((out / "stems").glob("*.wav"))) < after and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(getattr(signal, sig))
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, stdout, stderr
 
 
 RATES = [Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30), Fraction(50),

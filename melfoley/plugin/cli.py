@@ -4,18 +4,24 @@ Each sub-command lives in ``melfoley/plugin/commands/<name>.py`` with ``add_pars
 and ``run(args) -> int``; those modules import nothing heavy at module level, so
 ``melfoley --help`` answers at once. Errors a user can act on (``MelfoleyError``, and
 ``OSError`` from a full or read-only disk) print as one line and exit 2, never as a traceback.
+A stop request (Ctrl-C, SIGINT, SIGTERM, SIGBREAK on Windows) stops a command the way Ctrl-C
+does: a batch keeps its finished stems and writes a valid partial timeline, then exits 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from .. import __version__
 
 #: sub-commands in help order; each names a module under melfoley.plugin.commands
 COMMANDS = ["analyze", "batch", "library", "panel", "watch", "host", "train", "dataset", "eval", "paper", "convert"]
+#: the commands a stop signal stops cleanly (``stop_on_signals``); the panel's Qt loop has its own, and
+#: ``host run`` installs them itself unless it shows its progress window (a Qt loop as well)
+STOPPABLE = frozenset(COMMANDS) - {"panel", "host"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +37,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def stop_on_signals() -> None:
+    """SIGINT, SIGTERM and SIGBREAK raise ``KeyboardInterrupt`` in the main thread.
+
+    SIGINT too, because a process started in the background by a non-interactive shell (a
+    render manager's wrapper, ``cmd &`` in a script) inherits SIGINT *ignored*, and Python
+    then installs no handler: ``kill -INT`` (what the host bridges send on Cancel) would do
+    nothing and the run would go on to the end. SIGTERM is how render managers stop a task.
+    """
+    def stop(signum, frame):  # noqa: ARG001 - signal API
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for name in ("SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -42,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # names that are not valid UTF-8 print escaped, never crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    if args.command in STOPPABLE:
+        stop_on_signals()
     try:
         return int(args._run(args) or 0)
     except MelfoleyError as exc:

@@ -11,7 +11,6 @@ with the same :func:`batch_config` and runs them with :func:`run_batch`.
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Callable
@@ -62,15 +61,6 @@ def _emit(ev: dict, stream=None) -> None:
     stream.flush()
 
 
-def _stop_on_signals() -> None:
-    def stop(signum, frame):  # noqa: ARG001 - signal API
-        raise KeyboardInterrupt
-
-    for name in ("SIGTERM", "SIGBREAK"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), stop)
-
-
 def run_child(args) -> int:
     """``melfoley host run``: exit 0 all done, 1 some clip failed, 2 the edit is unusable, 130 stopped."""
     try:
@@ -83,7 +73,9 @@ def run_child(args) -> int:
 
             report = run_with_window(cfg, title=args.title or Path(args.timeline).stem)
         else:
-            _stop_on_signals()
+            from ..cli import stop_on_signals
+
+            stop_on_signals()
             report = run_batch(cfg, on_progress=_emit)
     except MelfoleyError as exc:
         _emit({"event": "result", "ok": False, "error": str(exc)})
