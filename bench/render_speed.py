@@ -3,7 +3,8 @@
 For a 10 s clip (procedural bounce video, 25 fps): video decode (224 px) timed apart,
 then predict (motion timing + prompt match + code prior), renderer, vocoder and the full
 ``generate()``, for each vocoder of the embedded engine and for the debug engine; then
-the throughput of a batch of 4 clips. Real-time factor = seconds of compute per second of
+the throughput of a batch of 4 clips (footsteps, a door and two textures). With the HiFi-GAN:
+the share of frames the gates keep and the vocoder runs over, and a sparse clip (two drops). Real-time factor = seconds of compute per second of
 audio; torch threads = 2 (this machine's cores).
 
 Usage: python bench/render_speed.py [--seconds 10] [--reps 3] [--threads 2]
@@ -48,7 +49,12 @@ def main(argv=None) -> int:
         fr = read_frames(path, 0.0, d)
     print(f"video decode ({fr.frames.shape[0]} frames at 224 px): {t_dec:.3f} s, RTF {t_dec / d:.3f} (separate)")
     req = FoleyRequest(None, 0.0, d, "footsteps on gravel", frames=fr.frames, frame_rate=fr.fps)
-    for vocoder in ("hifigan", "griffinlim"):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sparse.mp4"
+        render_impact_video(path, kind="drop", duration=d, impacts=[0.2 * d, 0.7 * d], seed=0)
+        sp = read_frames(path, 0.0, d)
+    sparse = FoleyRequest(None, 0.0, d, "door slams", frames=sp.frames, frame_rate=sp.fps)
+    for vocoder in ("auto", "hifigan", "griffinlim"):
         eng = get_engine("embedded", vocoder=vocoder)
         eng.generate([req])  # warm-up: loads the vocoder
         control = eng.predict(req)
@@ -57,8 +63,21 @@ def main(argv=None) -> int:
         tr = best(lambda: eng.render_mels([control], [req.prompt], [0]), args.reps)
         tv = best(lambda: eng.vocode(logmel, [0]), args.reps)
         tg = best(lambda: eng.generate([req]), args.reps)
+        if eng.vocoder_for(req.prompt) == "hifigan":
+            from melfoley.core.engines.embedded import VOCODER_MARGIN, audible_spans
+
+            keep = eng._audible(control.energy, eng.impulsive(req.prompt) and not eng.room_tone)
+            run = sum(b - a for a, b in audible_spans(keep, VOCODER_MARGIN))
+            tw = best(lambda: eng.vocode(logmel, [0], None, "hifigan"), args.reps)
+            print(f"embedded/{vocoder}: the gates keep {keep.mean():.2f} of the frames; HiFi-GAN runs over "
+                  f"{run / keep.shape[0]:.2f} of them (context included): vocoder {tw / d:.3f} over the whole take")
         print(f"embedded/{vocoder}: predict {tp / d:.3f} + renderer {tr / d:.3f} + vocoder {tv / d:.3f} "
               f"-> generate() RTF {tg / d:.3f} (incl. high band, windows, gate)")
+        if vocoder == "auto":  # a sparse clip: two drops in 10 s, where the gates leave most of the take silent
+            tg_s = best(lambda: eng.generate([sparse]), args.reps)
+            keep = eng._audible(eng.predict(sparse).energy, True)
+            print(f"embedded/{vocoder}: two drops in {d:.0f} s ('door slams'): the gates keep {keep.mean():.2f} of the "
+                  f"frames; generate() RTF {tg_s / d:.3f}")
         reqs = [FoleyRequest(None, 0.0, d, p, frames=fr.frames, frame_rate=fr.fps, seed=i)
                 for i, p in enumerate(["rain", "footsteps on wood", "door slams", "fire"])]
         tb = best(lambda: eng.generate(reqs), 1)

@@ -8,7 +8,9 @@ import pytest
 
 from melfoley.core import qcd
 from melfoley.core.engine import FoleyRequest, get_engine
-from melfoley.core.engines.embedded import EmbeddedEngine, default_weights_dir
+from melfoley.core.engines.embedded import (VOCODER_MARGIN, EmbeddedEngine, audible_spans, contact_gate,
+                                            default_weights_dir)
+from melfoley.core.motion import CALIBRATION
 from melfoley.core.errors import WeightsError
 from melfoley.core.mel import log_mel
 
@@ -59,6 +61,60 @@ def test_engine_is_resident_and_describes_itself(product):
     d = product.describe()
     assert d["engine"] == "embedded" and len(d["weights_sha256"]) == 64
     assert d["bandwidth_hz"] == 8000.0 and d["nyquist_hz"] == 11025.0 and "CC-BY-SA" in d["licence"]
+
+
+def test_textures_go_through_griffin_lim_and_contacts_through_the_hifigan(product):
+    """The default vocoder is chosen per event, and every take says which one made it."""
+    assert product.vocoder_name == "auto"
+    assert [product.vocoder_for(p) for p in ("wind blowing", "fire crackling", "footsteps on gravel", "door slams")] \
+        == ["griffinlim", "griffinlim", "hifigan", "hifigan"]
+    (wind,), (steps,) = product.generate([_req(1.5, "wind blowing"), _req(1.5)])
+    assert wind.metadata["vocoder"].startswith("Griffin-Lim") and "HiFi-GAN" in steps.metadata["vocoder"]
+    assert "per event" in product.describe()["vocoder"]
+    with pytest.raises(WeightsError, match="'auto', 'hifigan', 'griffinlim'"):
+        EmbeddedEngine(vocoder="wavenet")
+
+
+def test_a_griffin_lim_take_starts_with_sound_not_a_zero_run(engine):
+    """A texture sounds from its first sample: the reconstruction starts half a hop into an extra frame.
+    It used to open on 128 zeros and jump in at 5.8 ms, a click right after the stem's 5 ms fade."""
+    clicks = pytest.importorskip("melfoley.core.clicks")
+    from melfoley.core.levels import edge_fades
+
+    (t,) = engine.generate([_req(2.0, "machinery humming", seed=1)])[0]
+    y = t.audio
+    assert np.abs(y[:128]).max() > 0.1 * np.abs(y[128:2048]).max()
+    assert clicks.find_clicks(edge_fades(y, SR), SR) == []
+
+
+def test_audible_spans():
+    keep = np.zeros(200, bool)
+    keep[[10, 11, 12, 40, 150]] = True
+    assert audible_spans(keep, 5) == [(5, 18), (35, 46), (145, 156)]
+    assert audible_spans(keep, 15) == [(0, 56), (135, 166)]  # 12 -> 40 is closer than twice the margin
+    assert audible_spans(np.zeros(9, bool), 4) == [] and audible_spans(np.ones(9, bool), 4) == [(0, 9)]
+
+
+def test_hifigan_vocodes_only_what_the_gates_keep(two_hits):
+    """Between contacts the HiFi-GAN is not run: those samples are 0, the kept ones as if it ran on all
+    (in float32; bfloat16's own rounding moves with the input length, about -45 dB under the peak)."""
+    frames, _ = two_hits
+    product = EmbeddedEngine(vocoder_dtype="float32")
+    req = FoleyRequest(None, 0.0, 3.0, "tool impact", frames=frames, frame_rate=25.0)
+    control = product.predict(req)
+    logmel = product.render_mels([control], [req.prompt], [0])
+    keep = product._audible(control.energy, True)
+    spans = audible_spans(keep, VOCODER_MARGIN)
+    assert 0.1 < keep.mean() < 0.9 and len(spans) >= 1
+    full = product.vocode(logmel, [0], None, "hifigan")[0]
+    part = product.vocode(logmel, [0], [keep], "hifigan")[0]
+    hop = 256
+    inside = np.zeros(part.shape[0], bool)
+    for a, b in spans:
+        inside[a * hop: b * hop] = True
+    assert np.all(part[~inside] == 0.0) and np.abs(full[~inside]).max() > 0  # not run there, though it would sound
+    gate = lambda y: contact_gate(y, control.energy, hop, CALIBRATION.floor_e)  # noqa: E731
+    np.testing.assert_allclose(gate(part), gate(full), atol=1e-4 * np.abs(full).max())
 
 
 def test_same_seed_same_take_different_seed_different_take(product):
