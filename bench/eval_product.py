@@ -19,6 +19,8 @@ BWF stems read back. Printed side by side: library | embedded | debug (floor) | 
   and the clicks the engine introduced: a library stem's click counts only where the stem is not,
   there, a scaled copy of the source recording the engine read (file and offset from the stem's
   sidecar; the fire loops' crackle is the recording's); every click of a generative stem is the engine's;
+- long clips: the texture, animal and whoosh prompts and two footsteps on a 14 s picture (two
+  10 s renderer windows and their crossfade), for the clicks;
 - Frechet distance in the aisfx space (stems vs val recordings, equal-sized halves; real half vs half);
 - RTF of a 10 s clip through the batch path; the 10-minute edit of bench/batch_timeline.py cold and cached.
 
@@ -64,6 +66,9 @@ PROMPTS = [
 ]
 QUICK_PROMPTS = [PROMPTS[0], PROMPTS[11], PROMPTS[18]]
 SYNC_PROMPTS = ["body impact", "tool impact", "footsteps on wood"]
+#: long-clip prompts: every texture, animal and whoosh prompt, and two footsteps (indices into PROMPTS)
+LONG_PROMPTS = [p for p in PROMPTS if p[2] in ("texture", "animal", "whoosh")] + [PROMPTS[10], PROMPTS[11]]
+LONG_SECONDS = 14.0
 COLUMNS = ["library", "embedded", "debug"]
 DETAILS: list[str] = []  # every per-engine line printed, for the doc
 LOAD_AT_START: list[float] = [float("nan")] * 3
@@ -111,6 +116,7 @@ class Real:
             n += len(find_clicks(y, sr))
             minutes += y.shape[0] / sr / 60
         return n / minutes
+
 
 
 def frechet_halves(gen: np.ndarray, real: np.ndarray, seed: int = 0) -> tuple[float, float]:
@@ -326,6 +332,30 @@ def clicks_section(engine, stems, res) -> None:
             f"{sum(r > KEEP for r in rests)}/{n} (residual {min(rests):.2f} to {max(rests):.2f})")
 
 
+def long_section(engine, options, work, res, all_stems):
+    """Long clips (two renderer windows): clicks per prompt (counted with the others too)."""
+    from melfoley.core.synthvideo import render_impact_video
+
+    p = work / "long_bounce13.mp4"
+    if not p.exists():
+        render_impact_video(p, kind="bounce", fps=RATE, duration=LONG_SECONDS, seed=13)
+    clips = [(f"long_{k:02d}", p, 0.0, LONG_SECONDS, prompt) for k, (prompt, _, _) in enumerate(LONG_PROMPTS)]
+    t = time.perf_counter()
+    stems, rep = render_edit(make_edit(work / "long.otio", clips), work / f"out_long_{engine}", engine, options)
+    sources = sidecar_sources(rep)
+    from melfoley.core.clicks import find_clicks
+
+    per = []
+    for name in sorted(stems):
+        y, sr = stems[name]
+        prompt = LONG_PROMPTS[int(name.rsplit("_", 1)[1])][0]
+        per.append((prompt, len(find_clicks(y, sr))))
+        all_stems.append((name, y, sr, sources.get(name)))
+    res["long_clicks"] = sum(c for _, c in per)
+    say(f"  [{engine}] long clips ({LONG_SECONDS:.0f} s): {len(stems)} stems in {time.perf_counter() - t:.0f} s; "
+        "clicks by prompt: " + ", ".join(f"{p} {c}" for p, c in per))
+
+
 def rtf_section(engine, options, work, res):
     from melfoley.core.synthvideo import render_impact_video
 
@@ -396,6 +426,7 @@ ROWS = [  # (label, key, format, goal)
     ("  clicks / min introduced by the engine (not in the source recording)", "clicks_introduced_per_min", ".2f",
      "0"),
     ("  clicks raw / introduced", "clicks_n", "", ""),
+    ("  clicks in the 14 s stems (two renderer windows)", "long_clicks", "d", "0"),
     ("Frechet distance, aisfx (half vs real half)", "fd", ".1f", "real: half vs half"),
     ("RTF, 10 s clip (engine)", "rtf", ".3f", "library <= 0.05, embedded <= 0.35"),
     ("RTF, 10 s clip (decode + engine + write)", "rtf_all", ".3f", ""),
@@ -465,7 +496,8 @@ def main(argv=None) -> int:
     ap.add_argument("--engine-opt", action="append", default=[], metavar="ENGINE:KEY=VALUE")
     ap.add_argument("--quick", action="store_true", help="a small subset (the smoke test): 3 prompts x 1 picture, "
                     "2 scenes, a 15 s edit at 320x180")
-    ap.add_argument("--only", default="prompt,sync,rtf,batch", help="sections to run (clicks come with prompt/sync)")
+    ap.add_argument("--only", default="prompt,sync,long,rtf,batch",
+                    help="sections to run (clicks come with prompt/sync/long)")
     ap.add_argument("--batch-minutes", type=float, default=None)
     ap.add_argument("--batch-clips", type=int, default=None)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
@@ -519,6 +551,8 @@ def main(argv=None) -> int:
             res["prompt_ratio"] = res["prompt_acc"] / real.ceiling if real.ceiling else float("nan")
         if "sync" in only:
             sync_section(name, opts, work, scenes, res, stems)
+        if "long" in only:
+            long_section(name, opts, work, res, stems)
         if stems:
             clicks_section(name, stems, res)
         if "rtf" in only:
