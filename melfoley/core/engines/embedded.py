@@ -255,7 +255,9 @@ class EmbeddedEngine(Engine):
 
         ``audible`` (per item, bool [T]): the frames whose sound is kept (the gates zero the rest).
         The HiFi-GAN then runs only over those frames and ``VOCODER_MARGIN`` frames of context on
-        each side; every other sample is 0. The kept samples are the same as vocoding the whole take.
+        each side; every other sample is 0. The kept samples are those of vocoding the whole take
+        (within 1e-4 of the peak in float32; bfloat16 rounds differently for every input length).
+        Griffin-Lim always reconstructs the whole take.
         """
         import torch
 
