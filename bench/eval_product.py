@@ -426,7 +426,7 @@ ROWS = [  # (label, key, format, goal)
     ("  clicks / min introduced by the engine (not in the source recording)", "clicks_introduced_per_min", ".2f",
      "0"),
     ("  clicks raw / introduced", "clicks_n", "", ""),
-    ("  clicks in the 14 s stems (two renderer windows)", "long_clicks", "d", "0"),
+    ("  clicks in the 14 s stems, raw (two renderer windows; in the figures above too)", "long_clicks", "d", ""),
     ("Frechet distance, aisfx (half vs real half)", "fd", ".1f", "real: half vs half"),
     ("RTF, 10 s clip (engine)", "rtf", ".3f", "library <= 0.05, embedded <= 0.35"),
     ("RTF, 10 s clip (decode + engine + write)", "rtf_all", ".3f", ""),

@@ -1,0 +1,158 @@
+"""The embedded engine's dev set: where its settings are chosen, apart from the product bench.
+
+The product bench (bench/eval_product.py) scores stems against val-recording centroids on its
+own pictures; choosing a setting by that score would fit the engine to its own exam. This
+bench uses other pictures (procedural seeds 21-23, which no other bench renders) and centroids
+of the corpus TRAIN recordings of every class. Two sets:
+
+- ``--set textures`` (default): every continuous event of the vocabulary
+  (``prior.CONTINUOUS_EVENTS`` that have train recordings), one prompt each, rendered with each
+  texture vocoder: ``hifigan`` (the universal HiFi-GAN, speech-trained, bfloat16 where native),
+  ``griffinlim`` (32 iterations, momentum 0), ``fgla`` (fast Griffin-Lim, momentum 0.99, shipped);
+- ``--set product``: the product bench's 26 prompts (other pictures, train centroids), rendered
+  with each ``--variants`` (``name:key=value,key=value``; the default compares renderer
+  temperatures 0.3 / 0.5 (shipped) / 0.8).
+
+Printed per variant: the share of takes whose aisfx nearest train centroid (cosine, among all
+classes) is the prompted class; clicks (``core.clicks``) per minute at 22.05 kHz after the
+stems' edge fades; the spectral convergence of the take against the magnitude the vocoder was
+asked for (in the mel's band, level matched: lower is closer); wall time per second of audio.
+
+    python bench/embedded_dev.py [--set textures|product] [--variants ...] [--seconds 4] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+#: a prompt per continuous event (the matcher maps each to its label; checked below)
+TEXTURES = {
+    "rain": "rain falling", "fire": "fire crackling", "wind": "wind blowing", "water_flow": "water flowing",
+    "water_waves": "ocean waves", "bubbling": "water bubbling", "machinery": "machinery humming",
+    "vehicle": "a car engine running", "bird": "birds chirping", "animal_other": "crickets chirping at night",
+    "sizzle": "food sizzling in a pan", "sawing": "sawing wood", "foliage_rustle": "leaves rustling",
+    "thunder": "thunder rumbling",
+}
+PICTURES = (("bounce", 21), ("drop", 22), ("bounce", 23))
+VOCODERS = (("hifigan", {"vocoder": "hifigan"}), ("griffinlim", {"vocoder": "griffinlim", "gl_momentum": 0.0}),
+            ("fgla", {"vocoder": "griffinlim"}))
+TEMPERATURES = "t0.3:temperature=0.3 t0.5:temperature=0.5 t0.8:temperature=0.8"
+
+
+def parse_variants(text: str) -> list[tuple[str, dict]]:
+    out = []
+    for item in text.split():
+        name, _, kv = item.partition(":")
+        out.append((name, dict(pair.split("=", 1) for pair in kv.split(",") if pair)))
+    return out
+
+
+def spectral_convergence(y: np.ndarray, logmel: np.ndarray) -> float:
+    """|| |STFT(y)| - M || / || M ||, M the linear magnitude the mel asks for (pseudo-inverse)."""
+    import torch
+
+    from melfoley.core.mel import get_mel_config, slaney_filterbank
+
+    c = get_mel_config("hifigan22k")
+    fb = np.asarray(slaney_filterbank(c.sample_rate, c.n_fft, c.n_mels, c.f_min, c.f_max))
+    want = np.clip(np.linalg.pinv(fb) @ np.exp(logmel), 0, None)
+    got = torch.stft(torch.from_numpy(np.ascontiguousarray(y, np.float32)), c.n_fft, c.hop_length, c.win_length,
+                     torch.hann_window(c.win_length), center=True, return_complex=True).abs().numpy()
+    T = min(got.shape[1], want.shape[1])
+    keep = slice(0, int(np.ceil(c.f_max / (c.sample_rate / c.n_fft))))  # the mel's band: the high band is not asked for
+    g, w = got[keep, :T], want[keep, :T]
+    w = w * (np.sum(g * w) / max(np.sum(w * w), 1e-20))  # the level is the gate's and guard's, not the vocoder's
+    return float(np.linalg.norm(g - w) / max(np.linalg.norm(w), 1e-20))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--set", choices=("textures", "product"), default="textures")
+    ap.add_argument("--variants", default=None, help="space-separated name:key=value,... (engine options); "
+                    f"default: the texture vocoders, or for --set product {TEMPERATURES!r}")
+    args = ap.parse_args(argv)
+    import soundfile as sf
+    import torch
+
+    from melfoley.core.clicks import find_clicks
+    from melfoley.core.corpus import load_manifest, split
+    from melfoley.core.engine import FoleyRequest
+    from melfoley.core.engines.embedded import EmbeddedEngine
+    from melfoley.core.levels import edge_fades
+    from melfoley.core.metrics import AisfxEmbedder, centroids, nearest_centroid
+    from melfoley.core.motion import PICTURE_SIZE
+    from melfoley.core.synthvideo import render_impact_video
+    from melfoley.core.video import read_frames
+
+    torch.set_num_threads(args.threads)
+    train = split(load_manifest(), "train")
+    have = {it.label for it in train}
+    if args.set == "textures":
+        textures = {lab: p for lab, p in TEXTURES.items() if lab in have}
+        variants = parse_variants(args.variants) if args.variants else list(VOCODERS)
+    else:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from eval_product import PROMPTS
+
+        textures = {lab: p for p, lab, _ in PROMPTS if lab in have}
+        variants = parse_variants(args.variants or TEMPERATURES)
+    emb = AisfxEmbedder()
+    vecs, labs = [], []
+    for it in train:  # every class: a texture must not land on a footstep or an impact either
+        y, sr = sf.read(str(it.path), dtype="float32", always_2d=True)
+        vecs.append(emb.embed(y.mean(1)[: int(6 * sr)], sr))
+        labs.append(it.label)
+    cents = centroids(np.stack(vecs), labs)
+    d = args.seconds
+    tmp = Path(tempfile.mkdtemp(prefix="melfoley-texvoc-"))
+    pictures = []
+    for kind, seed in PICTURES:
+        p = tmp / f"{kind}{seed}.mp4"
+        render_impact_video(p, kind=kind, fps=25.0, duration=d, seed=seed)
+        pictures.append(read_frames(p, 0.0, d, size=PICTURE_SIZE))
+    print(f"embedded_dev ({args.set}): {len(textures)} events x {len(pictures)} dev pictures of {d:.0f} s; "
+          f"centroids of {len(labs)} train recordings in {len(cents)} classes; torch threads {args.threads}")
+    for name, opts in variants:
+        eng = EmbeddedEngine(**opts)
+        first = eng.match(next(iter(textures.values())))
+        hits, clicks, sc, seconds, t_spent, wrong, where = 0, 0, [], 0.0, 0.0, [], []
+        for lab, prompt in textures.items():
+            if eng.match(prompt).best != lab:
+                print(f"  note: {prompt!r} matches {eng.match(prompt).best}, not {lab}")
+            for k, fr in enumerate(pictures):
+                req = FoleyRequest(None, 0.0, d, prompt, frames=fr.frames, frame_rate=fr.fps, seed=k)
+                t = time.perf_counter()
+                (take,) = eng.generate([req])[0]
+                t_spent += time.perf_counter() - t
+                y = take.audio
+                got = nearest_centroid(emb.embed(y, eng.sample_rate, active_only=True)[None], cents)[0]
+                hits += got == lab
+                if got != lab:
+                    wrong.append(f"{lab}->{got}")
+                found = find_clicks(edge_fades(y, eng.sample_rate), eng.sample_rate)  # the stems' edges (write_stem)
+                clicks += len(found)
+                where += [f"{lab} picture {k} @{t:.3f} s" for t in found]
+                logmel = eng.render_mels([take.control], [prompt], [take.seed])[0].numpy()
+                sc.append(spectral_convergence(y, logmel))
+                seconds += d
+        n = len(textures) * len(pictures)
+        print(f"  {name:10s} prompt-following {hits / n:.3f} ({hits}/{n}); clicks/min {clicks / (seconds / 60):.2f} "
+              f"({clicks}); spectral convergence median {np.median(sc):.3f}; RTF {t_spent / seconds:.3f}"
+              f" [{', '.join(f'{k}={v}' for k, v in opts.items())}; first match {first.best}]")
+        print(f"    missed: {', '.join(wrong)}")
+        print(f"    clicks: {', '.join(where) or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
