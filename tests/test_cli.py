@@ -32,3 +32,36 @@ def test_analyze_bad_input_is_one_clear_line(tmp_path, capsys):
     assert "missing.wav" in err and "does not exist" in err and "Traceback" not in err
     assert main(["analyze", "x.wav", "--mel", "bogus"]) == 2
     assert "unknown mel front-end" in capsys.readouterr().err
+
+
+def test_stop_signals_are_caught_only_while_a_command_runs_and_only_in_the_main_thread():
+    """cli.stop_on_signals: inside, SIGTERM raises KeyboardInterrupt and an inherited-ignored SIGINT
+    is restored; on the way out the caller's handlers come back; from another thread (a host or a test
+    calling main in a thread) it changes nothing instead of failing."""
+    import signal
+    import threading
+
+    import pytest
+
+    from melfoley.plugin.cli import stop_on_signals
+
+    mine = signal.getsignal(signal.SIGTERM)
+    old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with stop_on_signals():
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            with pytest.raises(KeyboardInterrupt):
+                signal.raise_signal(signal.SIGTERM)
+        assert signal.getsignal(signal.SIGTERM) is mine and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        seen = []
+
+        def in_thread():
+            with stop_on_signals():
+                seen.append(signal.getsignal(signal.SIGTERM))
+
+        t = threading.Thread(target=in_thread)
+        t.start()
+        t.join()
+        assert seen == [mine]
+    finally:
+        signal.signal(signal.SIGINT, old_int)

@@ -11,6 +11,7 @@ does: a batch keeps its finished stems and writes a valid partial timeline, then
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import signal
 import sys
@@ -37,21 +38,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def stop_on_signals() -> None:
-    """SIGINT, SIGTERM and SIGBREAK raise ``KeyboardInterrupt`` in the main thread.
+@contextlib.contextmanager
+def stop_on_signals():
+    """While inside: SIGINT, SIGTERM and SIGBREAK raise ``KeyboardInterrupt`` in the main thread.
 
     SIGINT too, because a process started in the background by a non-interactive shell (a
     render manager's wrapper, ``cmd &`` in a script) inherits SIGINT *ignored*, and Python
     then installs no handler: ``kill -INT`` (what the host bridges send on Cancel) would do
     nothing and the run would go on to the end. SIGTERM is how render managers stop a task.
+    The previous handlers come back on the way out (``main`` may run inside another program),
+    and outside the main thread, where Python allows no handler, nothing changes.
     """
+    import threading
+
+    names = [n for n in ("SIGINT", "SIGTERM", "SIGBREAK") if hasattr(signal, n)]
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
     def stop(signum, frame):  # noqa: ARG001 - signal API
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for name in ("SIGTERM", "SIGBREAK"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), stop)
+    before = {n: signal.getsignal(getattr(signal, n)) for n in names}
+    for n in names:
+        signal.signal(getattr(signal, n), signal.default_int_handler if n == "SIGINT" else stop)
+    try:
+        yield
+    finally:
+        for n, handler in before.items():
+            signal.signal(getattr(signal, n), handler if handler is not None else signal.SIG_DFL)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,10 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # names that are not valid UTF-8 print escaped, never crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    if args.command in STOPPABLE:
-        stop_on_signals()
     try:
-        return int(args._run(args) or 0)
+        with stop_on_signals() if args.command in STOPPABLE else contextlib.nullcontext():
+            return int(args._run(args) or 0)
     except MelfoleyError as exc:
         print(f"melfoley {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -75,8 +75,8 @@ def run_child(args) -> int:
         else:
             from ..cli import stop_on_signals
 
-            stop_on_signals()
-            report = run_batch(cfg, on_progress=_emit)
+            with stop_on_signals():
+                report = run_batch(cfg, on_progress=_emit)
     except MelfoleyError as exc:
         _emit({"event": "result", "ok": False, "error": str(exc)})
         return 2
