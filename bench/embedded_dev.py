@@ -16,7 +16,11 @@ of the corpus TRAIN recordings of every class. Two sets:
 Printed per variant: the share of takes whose aisfx nearest train centroid (cosine, among all
 classes) is the prompted class; clicks (``core.clicks``) per minute at 22.05 kHz after the
 stems' edge fades; the spectral convergence of the take against the magnitude the vocoder was
-asked for (in the mel's band, level matched: lower is closer); wall time per second of audio.
+asked for (in the mel's band, level matched: lower is closer); jumps per minute: frames where the
+take's log-mel changes from one frame to the next (mean |difference| over the bands) more than in
+all but 0.1 % of the frames of the class's train recordings (a bed that changes its sound at a
+join between stretches: real recordings have 0.1 % of their frames there, 5 a minute); wall time
+per second of audio.
 
     python bench/embedded_dev.py [--set textures|product] [--variants ...] [--seconds 4] [--threads 2]
 """
@@ -73,6 +77,13 @@ def spectral_convergence(y: np.ndarray, logmel: np.ndarray) -> float:
     return float(np.linalg.norm(g - w) / max(np.linalg.norm(w), 1e-20))
 
 
+def flux(logmel: np.ndarray) -> np.ndarray:
+    """Mean |log-mel difference| over the bands between consecutive frames ([80, T] -> [T - 1])."""
+    lm = np.asarray(logmel)
+    lm = lm[0] if lm.ndim == 3 else lm
+    return np.abs(np.diff(lm, axis=1)).mean(0)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=4.0)
@@ -113,6 +124,14 @@ def main(argv=None) -> int:
         vecs.append(emb.embed(y.mean(1)[: int(6 * sr)], sr))
         labs.append(it.label)
     cents = centroids(np.stack(vecs), labs)
+    from melfoley.core.mel import log_mel
+
+    steps = {}
+    for it in train:
+        if it.label in textures:
+            y, sr = sf.read(str(it.path), dtype="float32", always_2d=True)
+            steps.setdefault(it.label, []).append(flux(log_mel(y.mean(1), "hifigan22k")))
+    jump = {lab: float(np.percentile(np.concatenate(v), 99.9)) for lab, v in steps.items()}
     d = args.seconds
     tmp = Path(tempfile.mkdtemp(prefix="melfoley-texvoc-"))
     pictures = []
@@ -125,7 +144,7 @@ def main(argv=None) -> int:
     for name, opts in variants:
         eng = EmbeddedEngine(**opts)
         first = eng.match(next(iter(textures.values())))
-        hits, clicks, sc, seconds, t_spent, wrong, where = 0, 0, [], 0.0, 0.0, [], []
+        hits, clicks, sc, seconds, t_spent, wrong, where, jumps = 0, 0, [], 0.0, 0.0, [], [], 0
         for lab, prompt in textures.items():
             if eng.match(prompt).best != lab:
                 print(f"  note: {prompt!r} matches {eng.match(prompt).best}, not {lab}")
@@ -144,10 +163,12 @@ def main(argv=None) -> int:
                 where += [f"{lab} picture {k} @{t:.3f} s" for t in found]
                 logmel = eng.render_mels([take.control], [prompt], [take.seed])[0].numpy()
                 sc.append(spectral_convergence(y, logmel))
+                jumps += int((flux(log_mel(y, "hifigan22k")) > jump[lab]).sum()) if lab in jump else 0
                 seconds += d
         n = len(textures) * len(pictures)
         print(f"  {name:10s} prompt-following {hits / n:.3f} ({hits}/{n}); clicks/min {clicks / (seconds / 60):.2f} "
-              f"({clicks}); spectral convergence median {np.median(sc):.3f}; RTF {t_spent / seconds:.3f}"
+              f"({clicks}); spectral convergence median {np.median(sc):.3f}; jumps/min {jumps / (seconds / 60):.1f}; "
+              f"RTF {t_spent / seconds:.3f}"
               f" [{', '.join(f'{k}={v}' for k, v in opts.items())}; first match {first.best}]")
         print(f"    missed: {', '.join(wrong)}")
         print(f"    clicks: {', '.join(where) or 'none'}")

@@ -288,10 +288,13 @@ class ExemplarBank:
         if not idx:
             return e, d, c
         t = 0
-        while t < n:  # real stretches end to end, from a random point of a random exemplar
-            i = idx[int(rng.integers(len(idx)))]
+        while t < n:  # real stretches end to end: the first from a random point, each next where it joins best
+            if t == 0:
+                i = idx[int(rng.integers(len(idx)))]
+                a = int(rng.integers(max(1, self._piece(i)[0].shape[0] // 2)))
+            else:
+                i, a = self._join(idx, e[t - 1], d[t - 1], c[:, t - 1], rng)
             pe, pd, pc = self._piece(i)
-            a = int(rng.integers(max(1, pe.shape[0] // 2)))
             L = min(pe.shape[0] - a, n - t)
             e[t:t + L], d[t:t + L], c[:, t:t + L] = pe[a:a + L], pd[a:a + L], pc[:, a:a + L]
             t += L
@@ -302,6 +305,20 @@ class ExemplarBank:
             top = max(float(np.percentile(m, 95)), 1e-6)
             e = np.clip(e + TEXTURE_SWING * (np.clip(m / top, 0, 1) - 0.5), 0.0, 1.0).astype(np.float32)
         return e, d, c
+
+    def _join(self, idx, e0: float, d0: float, c0: np.ndarray, rng) -> tuple[int, int]:
+        """The (exemplar, first frame) to continue a texture whose last frame is (e0, d0, c0): drawn among
+        the ``JOIN_CHOICES`` starts (first half of each exemplar) closest to it in E, D and codes,
+        so a bed does not change its sound at every join (unit selection with a join cost)."""
+        best = []
+        for i in idx:
+            pe, pd, pc = self._piece(i)
+            m = max(1, pe.shape[0] // 2)
+            cost = (np.abs(pe[:m] - e0) + np.abs(pd[:m] - d0)) / JOIN_SCALE + (pc[:, :m] != c0[:, None]).sum(0)
+            best += [(float(cost[a]), i, int(a)) for a in np.argsort(cost, kind="stable")[:JOIN_CHOICES]]
+        best.sort(key=lambda x: x[0])
+        _, i, a = best[int(rng.integers(min(JOIN_CHOICES, len(best))))]
+        return i, a
 
     # ------------------------------------------------------------------ persistence
     def save(self, folder: Path) -> Path:
@@ -337,4 +354,7 @@ class ExemplarBank:
 
 HIT_HOLD_S = 0.15  # s of a real hit kept as recorded
 HIT_TAIL_S = 0.12  # s: time constant of the decay imposed after it
+#: a texture's joins: E and D differences in units of this (0.02 E is about 3 dB) plus codes that differ
+JOIN_SCALE = 0.02
+JOIN_CHOICES = 8  # the next stretch is drawn among this many best joins (takes still differ by seed)
 TEXTURE_SWING = 0.06  # E units (about 9 dB) a continuous event's bed moves with the picture's motion
