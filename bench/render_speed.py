@@ -66,7 +66,7 @@ def main(argv=None) -> int:
         if eng.vocoder_for(req.prompt) == "hifigan":
             from melfoley.core.engines.embedded import VOCODER_MARGIN, audible_spans
 
-            keep = eng._audible(control.energy, eng.impulsive(req.prompt) and not eng.room_tone)
+            keep = eng._audible(control.energy, eng.contact_gated(req.prompt))
             run = sum(b - a for a, b in audible_spans(keep, VOCODER_MARGIN))
             tw = best(lambda: eng.vocode(logmel, [0], None, "hifigan"), args.reps)
             print(f"embedded/{vocoder}: the gates keep {keep.mean():.2f} of the frames; HiFi-GAN runs over "

@@ -146,7 +146,7 @@ class CodePrior:
             cur = (cdf < (u[t] * cdf[:, -1])[:, None]).sum(axis=1).clip(0, K - 1)
             out[:, t] = cur
             prev = cur
-        silent = energy <= 1e-4
+        silent = energy <= qcd.SILENT_E
         out[:, silent] = qcd.SILENT_CODE
         return out
 
@@ -290,11 +290,12 @@ class ExemplarBank:
         t = 0
         while t < n:  # real stretches end to end: the first from a random point, each next where it joins best
             if t == 0:
-                i = idx[int(rng.integers(len(idx)))]
-                a = int(rng.integers(max(1, self._piece(i)[0].shape[0] // 2)))
+                i, a = idx[int(rng.integers(len(idx)))], None
             else:
                 i, a = self._join(idx, e[t - 1], d[t - 1], c[:, t - 1], rng)
             pe, pd, pc = self._piece(i)
+            if a is None:
+                a = int(rng.integers(max(1, pe.shape[0] // 2)))
             L = min(pe.shape[0] - a, n - t)
             e[t:t + L], d[t:t + L], c[:, t:t + L] = pe[a:a + L], pd[a:a + L], pc[:, a:a + L]
             t += L

@@ -25,6 +25,8 @@ GROUPS = 2
 GROUP_BANDS = BANDS // GROUPS
 CODES_PER_GROUP = 3**GROUP_BANDS  # 81
 SILENT_CODE = sum(3**i for i in range(GROUP_BANDS))  # all-zero ternary digits -> 40
+#: energy at or under this is silence (the artist drew 0): every engine renders it as digital silence
+SILENT_E = 1e-4
 
 
 @lru_cache(maxsize=None)

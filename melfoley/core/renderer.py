@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import WeightsError
+from .qcd import SILENT_E
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class MelRenderer(nn.Module):
             noise = torch.stack([seeded_noise(mean.shape[1:], s, self.config.noise_smooth) for s in seeds])
             mean = mean + t * log_b.exp() * noise.to(mean.dtype)
         # silence (E = 0) stays silent whatever the noise says
-        gate = (energy > 1e-4).to(mean.dtype).unsqueeze(1)
+        gate = (energy > SILENT_E).to(mean.dtype).unsqueeze(1)
         return (mean * gate).clamp(0.0, 1.0)
 
     # ------------------------------------------------------------------ persistence

@@ -32,6 +32,7 @@ from ..errors import WeightsError
 from ..levels import guard_take
 from ..mel import from_unit, get_mel_config, slaney_filterbank
 from ..motion import CALIBRATION, PICTURE_SIZE
+from ..qcd import SILENT_E
 from ..windows import crossfade_join, plan_windows, window_seed
 from .debug import clip_frames, picture_timing
 
@@ -94,15 +95,16 @@ class GriffinLim:
         phase = torch.stack([torch.rand(mag.shape[1:], generator=torch.Generator().manual_seed(int(s) & 0xFFFFFFFF))
                              for s in seeds]) * (2 * math.pi)
         spec = torch.polar(mag, phase)
+        length = T * c.hop_length
         prev = None
         for _ in range(self.iters):
-            y = torch.istft(spec, c.n_fft, c.hop_length, c.win_length, self.window, center=True, length=T * c.hop_length)
+            y = torch.istft(spec, c.n_fft, c.hop_length, c.win_length, self.window, center=True, length=length)
             s = torch.stft(y, c.n_fft, c.hop_length, c.win_length, self.window, center=True, return_complex=True)
             proj = mag * torch.exp(1j * torch.angle(s[..., :T]))
             spec = proj if prev is None else proj + self.momentum * (proj - prev)
             prev = proj
         y = torch.istft(spec if prev is None else prev, c.n_fft, c.hop_length, c.win_length, self.window, center=True,
-                        length=T * c.hop_length)
+                        length=length)
         return y[..., c.hop_length // 2: c.hop_length // 2 + n]
 
 
@@ -218,6 +220,10 @@ class EmbeddedEngine(Engine):
 
         return self.match(prompt).best not in CONTINUOUS_EVENTS
 
+    def contact_gated(self, prompt: str) -> bool:
+        """Whether ``contact_gate`` silences a take of ``prompt`` where nothing touches (no room tone asked)."""
+        return self.impulsive(prompt) and not self.room_tone
+
     def _control(self, request: FoleyRequest, energy_override=None) -> QCDControl:
         n = clip_frames(request.duration, self.mel)
         e, d, info = picture_timing(request, n, self.mel)
@@ -287,14 +293,14 @@ class EmbeddedEngine(Engine):
         padded = [c if c.frames == T else QCDControl.concat([c, QCDControl.silent(T - c.frames, self.mel)])
                   for c in controls]
         logmel = self.render_mels(padded, prompts, seeds)
-        gated = [self.impulsive(p) and not self.room_tone for p in prompts]
+        hop = get_mel_config(self.mel).hop_length
+        gated = [self.contact_gated(p) for p in prompts]
         audible = [self._audible(c.energy, g) for c, g in zip(padded, gated)]
         names = [self.vocoder_for(p) for p in prompts]
-        y = np.zeros((len(controls), T * get_mel_config(self.mel).hop_length), np.float32)
+        y = np.zeros((len(controls), T * hop), np.float32)
         for name in dict.fromkeys(names):  # one call per vocoder, in the batch's order
             idx = [i for i, n in enumerate(names) if n == name]
             y[idx] = self.vocode(logmel[idx], [seeds[i] for i in idx], [audible[i] for i in idx], name)
-        hop = get_mel_config(self.mel).hop_length
         out = []
         for i, c in enumerate(controls):
             yi = y[i, : c.frames * hop]
@@ -310,7 +316,7 @@ class EmbeddedEngine(Engine):
     def _audible(energy: np.ndarray, contact_gated: bool) -> np.ndarray:
         """Frames the gates keep: E above silence (``silence_gate``) and, gated, above the floor (``contact_gate``)."""
         e = np.asarray(energy)
-        return (e > 1e-4) & (e > CALIBRATION.floor_e) if contact_gated else e > 1e-4
+        return e > (max(SILENT_E, CALIBRATION.floor_e) if contact_gated else SILENT_E)
 
     # ------------------------------------------------------------------ orchestration
     def generate(self, requests: Sequence[FoleyRequest], progress: ProgressFn | None = None) -> list[list[Take]]:
@@ -357,8 +363,8 @@ class EmbeddedEngine(Engine):
             req = requests[i]
             n = int(round(req.duration * self.sample_rate))
             y, levels = guard_take(fit_length(y, n))  # true peak <= -1 dBTP: a static gain, never a clip
-            meta = {**self.describe(), "vocoder": self._vocoder_text(self.vocoder_for(req.prompt)), "prompt": req.prompt, "seed": seed, "match": self.match(req.prompt).as_metadata(),
-                    "levels": levels}
+            meta = {**self.describe(), "vocoder": self._vocoder_text(self.vocoder_for(req.prompt)),
+                    "prompt": req.prompt, "seed": seed, "match": self.match(req.prompt).as_metadata(), "levels": levels}
             results[i].append(Take(y, self.sample_rate, control, seed, meta))
         return results
 
@@ -386,7 +392,7 @@ def audible_spans(audible: np.ndarray, margin: int) -> list[tuple[int, int]]:
 
 def silence_gate(y: np.ndarray, energy: np.ndarray, hop: int, ramp: int = 64) -> np.ndarray:
     """Zero the samples of frames whose energy is zero (the artist drew silence), with short ramps."""
-    silent = np.asarray(energy) <= 1e-4
+    silent = np.asarray(energy) <= SILENT_E
     if not silent.any():
         return y
     g = np.repeat((~silent).astype(np.float32), hop)[: y.shape[0]]

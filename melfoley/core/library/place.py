@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..mel import get_mel_config
+from ..qcd import SILENT_E
 from .index import LibraryFileError, LibraryIndex
 from .segment import ENV_FRAMES, MIN_GAP_S, RISE, find_rises
 
@@ -66,7 +67,7 @@ def contacts(energy: np.ndarray) -> list[Contact]:
     e = np.asarray(energy, np.float32)
     rate = get_mel_config(MEL).frame_rate
     js = find_rises(e, rise=RISE, min_gap=max(1, int(round(MIN_GAP_S * rate))))
-    sounding = e[e > 1e-4]
+    sounding = e[e > SILENT_E]
     # the clip's resting level: coming back to it from an erased (zero) span is no contact
     rest = float(np.percentile(sounding, 10)) if sounding.size else 0.0
     peaks = [j + int(np.argmax(e[j:j + 10])) for j in js]
@@ -225,7 +226,7 @@ def place_texture(pool, pick: int, energy: np.ndarray, n: int, reader: SourceRea
 def finish(y: np.ndarray, energy: np.ndarray, sources: list[dict]) -> np.ndarray:
     """Erased frames to digital silence, the mix under -1 dBFS (the sources' gains say so)."""
     rate = get_mel_config(MEL).frame_rate
-    silent = np.asarray(energy) <= 1e-4
+    silent = np.asarray(energy) <= SILENT_E
     if silent.any() and y.size:
         idx = np.minimum((np.arange(y.shape[0]) * (rate / OUT_RATE)).astype(np.int64), silent.shape[0] - 1)
         gate = (~silent[idx]).astype(np.float32)
