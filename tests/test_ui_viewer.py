@@ -42,8 +42,12 @@ def test_playback_shows_frames_decoded_at_the_size_shown(qtbot, panel, edit, tmp
     assert size > 1.5 * preview_h  # the viewer is larger than the preview frames: they would be blown up
     panel.player.load(np.zeros(int(22050 * 3.2), np.float32), 22050)  # the clip's length of silence
     panel.player.seek(0.0)
-    # paused: the frame at the playhead, then the runs after and before it, so L and J start sharp
-    qtbot.waitUntil(lambda: all(("V1/0", f, size) in panel._frames for f in range(8)), timeout=30000)
+    # paused: the frame at the playhead, then the runs after and before it, so L and J start sharp. Asked
+    # as the panel asks its cache (decoded at the size shown now, or a little larger), as the reverse half
+    # below does: an exact key at the size read once above never came when the layout settled a few
+    # pixels smaller after a decode (the panel then rightly reuses the larger frames)
+    qtbot.waitUntil(lambda: all(panel._cached("V1/0", f, v.wanted_size()) is not None for f in range(8)),
+                    timeout=30000)
     seen = _watch(panel)
     panel.player.shuttle(1.0)
     qtbot.waitUntil(lambda: panel.player.position() > 2.0, timeout=10000)
