@@ -9,9 +9,14 @@ of the corpus TRAIN recordings of every class. Two sets:
   (``prior.CONTINUOUS_EVENTS`` that have train recordings), one prompt each, rendered with each
   texture vocoder: ``hifigan`` (the universal HiFi-GAN, speech-trained, bfloat16 where native),
   ``griffinlim`` (32 iterations, momentum 0), ``fgla`` (fast Griffin-Lim, momentum 0.99, shipped);
+- ``--set sync``: the product bench's three sync prompts on bounce scenes of other seeds (31-36,
+  restitution 0.7, 5 s), scored with the product bench's onset detector (bench/scorers.py): recall
+  within +-50 ms, recall of the 4th-6th bounce, median error (on the take resampled to 48 kHz as the
+  stems are), and clicks at 22.05 kHz (and in the 48 kHz stem);
 - ``--set product``: the product bench's 26 prompts (other pictures, train centroids), rendered
   with each ``--variants`` (``name:key=value,key=value``; the default compares renderer
-  temperatures 0.3 / 0.5 (shipped) / 0.8).
+  temperatures 0.3 / 0.5 (shipped) / 0.8; ``detail=renderer`` against ``detail=exemplar``, shipped, is
+  the ablation of the exemplar detail).
 
 Printed per variant: the share of takes whose aisfx nearest train centroid (cosine, among all
 classes) is the prompted class; clicks (``core.clicks``) per minute at 22.05 kHz after the
@@ -22,7 +27,7 @@ all but 0.1 % of the frames of the class's train recordings (a bed that changes 
 join between stretches: real recordings have 0.1 % of their frames there, 5 a minute); wall time
 per second of audio.
 
-    python bench/embedded_dev.py [--set textures|product] [--variants ...] [--seconds 4] [--threads 2]
+    python bench/embedded_dev.py [--set textures|product|sync] [--variants ...] [--seconds 4] [--threads 2]
 """
 
 from __future__ import annotations
@@ -88,7 +93,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--set", choices=("textures", "product"), default="textures")
+    ap.add_argument("--set", choices=("textures", "product", "sync"), default="textures")
     ap.add_argument("--variants", default=None, help="space-separated name:key=value,... (engine options); "
                     f"default: the texture vocoders, or for --set product {TEMPERATURES!r}")
     args = ap.parse_args(argv)
@@ -106,8 +111,11 @@ def main(argv=None) -> int:
     from melfoley.core.video import read_frames
 
     torch.set_num_threads(args.threads)
+    if args.set == "sync":
+        return sync_set(parse_variants(args.variants or "shipped:"))
     train = split(load_manifest(), "train")
     have = {it.label for it in train}
+    kind_of = {}  # label -> the product bench's kind (impact, footsteps, texture, whoosh, animal)
     if args.set == "textures":
         textures = {lab: p for lab, p in TEXTURES.items() if lab in have}
         variants = parse_variants(args.variants) if args.variants else list(VOCODERS)
@@ -116,6 +124,7 @@ def main(argv=None) -> int:
         from eval_product import PROMPTS
 
         textures = {lab: p for p, lab, _ in PROMPTS if lab in have}
+        kind_of.update({lab: k for _, lab, k in PROMPTS})
         variants = parse_variants(args.variants or TEMPERATURES)
     emb = AisfxEmbedder()
     vecs, labs = [], []
@@ -145,6 +154,7 @@ def main(argv=None) -> int:
         eng = EmbeddedEngine(**opts)
         first = eng.match(next(iter(textures.values())))
         hits, clicks, sc, seconds, t_spent, wrong, where, jumps = 0, 0, [], 0.0, 0.0, [], [], 0
+        by_kind: dict[str, list[bool]] = {}
         for lab, prompt in textures.items():
             if eng.match(prompt).best != lab:
                 print(f"  note: {prompt!r} matches {eng.match(prompt).best}, not {lab}")
@@ -156,12 +166,14 @@ def main(argv=None) -> int:
                 y = take.audio
                 got = nearest_centroid(emb.embed(y, eng.sample_rate, active_only=True)[None], cents)[0]
                 hits += got == lab
+                by_kind.setdefault(kind_of.get(lab, "texture"), []).append(got == lab)
                 if got != lab:
                     wrong.append(f"{lab}->{got}")
                 found = find_clicks(edge_fades(y, eng.sample_rate), eng.sample_rate)  # the stems' edges (write_stem)
                 clicks += len(found)
                 where += [f"{lab} picture {k} @{t:.3f} s" for t in found]
-                logmel = eng.render_mels([take.control], [prompt], [take.seed])[0].numpy()
+                detail = eng.predict_with_detail(req)[1]  # what the vocoder was asked for, detail included
+                logmel = eng.render_mels([take.control], [prompt], [take.seed], [detail])[0].numpy()
                 sc.append(spectral_convergence(y, logmel))
                 jumps += int((flux(log_mel(y, "hifigan22k")) > jump[lab]).sum()) if lab in jump else 0
                 seconds += d
@@ -170,7 +182,60 @@ def main(argv=None) -> int:
               f"({clicks}); spectral convergence median {np.median(sc):.3f}; jumps/min {jumps / (seconds / 60):.1f}; "
               f"RTF {t_spent / seconds:.3f}"
               f" [{', '.join(f'{k}={v}' for k, v in opts.items())}; first match {first.best}]")
+        if len(by_kind) > 1:
+            kinds = sorted(by_kind.items())
+            print("    by kind: " + ", ".join(f"{k} {np.mean(v):.2f} ({sum(v)}/{len(v)})" for k, v in kinds))
         print(f"    missed: {', '.join(wrong)}")
+        print(f"    clicks: {', '.join(where) or 'none'}")
+    return 0
+
+
+SYNC_SEEDS = (31, 32, 33, 34, 35, 36)
+
+
+def sync_set(variants) -> int:
+    """Sync and clicks of the three sync prompts on bounce scenes the product bench does not render."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import scorers
+    import soxr
+    from eval_product import SYNC_PROMPTS
+
+    from melfoley.core.clicks import find_clicks
+    from melfoley.core.engine import FoleyRequest
+    from melfoley.core.engines.embedded import EmbeddedEngine
+    from melfoley.core.levels import edge_fades
+    from melfoley.core.motion import PICTURE_SIZE
+    from melfoley.core.synthvideo import render_scene_video
+    from melfoley.core.video import read_frames
+
+    tmp = Path(tempfile.mkdtemp(prefix="melfoley-devsync-"))
+    scenes = []
+    for seed in SYNC_SEEDS:
+        p = tmp / f"bounce{seed}.mp4"
+        truth = render_scene_video(p, "bounce", fps=25.0, duration=5.0, seed=seed)
+        scenes.append((read_frames(p, 0.0, truth.duration, size=PICTURE_SIZE), truth))
+    print(f"embedded_dev (sync): {len(SYNC_PROMPTS)} prompts x {len(scenes)} bounce scenes (seeds "
+          f"{SYNC_SEEDS[0]}-{SYNC_SEEDS[-1]}), {sum(len(t.contacts) for _, t in scenes)} contacts a prompt")
+    for name, opts in variants:
+        eng = EmbeddedEngine(**opts)
+        tally, clicks, clicks48, where, seconds = scorers.SyncTally(), 0, 0, [], 0.0
+        for prompt in SYNC_PROMPTS:
+            for k, (fr, truth) in enumerate(scenes):
+                req = FoleyRequest(None, 0.0, truth.duration, prompt, frames=fr.frames, frame_rate=fr.fps, seed=k)
+                (take,) = eng.generate([req])[0]
+                y = edge_fades(take.audio, eng.sample_rate)
+                y48 = soxr.resample(y, eng.sample_rate, 48000, quality="VHQ")  # as the stems are written
+                tally.add(y48, 48000, truth.contacts, truth.quiet, late_from=4)
+                found = find_clicks(y, eng.sample_rate)
+                clicks += len(found)
+                clicks48 += len(find_clicks(y48, 48000))
+                where += [f"{prompt} seed {SYNC_SEEDS[k]} @{t:.3f} s" for t in found]
+                seconds += truth.duration
+        print(f"  {name:10s} recall {tally.recall():.3f}; 4th-6th bounce {tally.late_recall():.3f} "
+              f"({sum(tally.late)}/{len(tally.late)}); median {tally.median_ms():.1f} ms; false/min "
+              f"{tally.false_per_min():.1f}; clicks/min {clicks / (seconds / 60):.2f} ({clicks}; in the 48 kHz "
+              f"stems {clicks48})"
+              f" [{', '.join(f'{k}={v}' for k, v in opts.items())}]")
         print(f"    clicks: {', '.join(where) or 'none'}")
     return 0
 

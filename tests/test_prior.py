@@ -165,3 +165,55 @@ def test_a_texture_does_not_jump_where_its_stretches_join():
             e, d, c = bank.controls(w, np.zeros(0), np.zeros(0), 0.3, 1722, seed, continuous=True)
             assert np.abs(np.diff(e)).max() <= 2.0 * inner, (label, seed)
             assert e.shape == (1722,) and d.shape == (1722,) and c.shape == (2, 1722)
+
+
+def test_exemplar_detail_gives_back_the_recording_its_codes_leave_out():
+    """A real recording's unit log-mel = the recomposition of its stored (E, D, codes) + its detail,
+    within half a detail step wherever the residual fits int8; the codes alone miss it by far more."""
+    import soundfile as sf
+
+    from melfoley.core.corpus import corpus_root, load_manifest
+    from melfoley.core.control import QCDControl
+    from melfoley.core.mel import log_mel, to_unit
+    from melfoley.core.prior import DETAIL_STEP, exemplar_detail, quantize_unit
+
+    if not (corpus_root() / "manifest.csv").exists():
+        pytest.skip(f"corpus not available at {corpus_root()}")
+    for label in ("glass_break", "wind"):
+        it = next(i for i in load_manifest() if i.label == label and i.split == "train")
+        y, sr = sf.read(str(it.path), dtype="float32", always_2d=True)
+        m = log_mel(y.mean(1)[: 3 * sr], "hifigan22k")
+        e, d, s = qcd.decompose(m, "hifigan22k")
+        codes = qcd.encode(s).numpy()
+        unit = to_unit(m.numpy(), "hifigan22k")
+        det = exemplar_detail(unit, e.numpy(), d.numpy(), codes, "hifigan22k")
+        rec = QCDControl(quantize_unit(e.numpy()) / 255, quantize_unit(d.numpy()) / 255, codes,
+                         "hifigan22k").recomposed_mel()
+        fits = np.abs(det) < 127
+        err = np.abs(rec + det.astype(np.float32) * DETAIL_STEP - unit)[fits]
+        assert fits.mean() > 0.99 and err.max() <= DETAIL_STEP / 2 + 1e-6, label
+        assert np.abs(rec - unit).mean() > 5 * DETAIL_STEP  # the detail is what the 8-band codes do not carry
+
+
+def test_controls_say_which_bank_frame_each_frame_came_from():
+    from melfoley.core.prior import ExemplarBank
+
+    bank = ExemplarBank.load(default_weights_dir())
+    assert bank.detail is not None and bank.detail.shape == (80, bank.energy.shape[0])
+    n = 300
+    for label, continuous in (("glass_break", False), ("wind", True)):
+        w = np.zeros(len(bank.labels)); w[bank.labels.index(label)] = 1
+        e, d, c, src = bank.controls(w, np.array([0.5, 2.0]), np.array([0.55, 0.5]), 0.3, n, seed=3,
+                                     continuous=continuous, sources=True)
+        e3, _, c3 = bank.controls(w, np.array([0.5, 2.0]), np.array([0.55, 0.5]), 0.3, n, seed=3,
+                                  continuous=continuous)
+        np.testing.assert_array_equal(c, c3)  # asking for the sources changes nothing else
+        has = src >= 0
+        assert has.mean() == (1.0 if continuous else has.mean()) and 0 < has.mean() <= 1
+        np.testing.assert_array_equal(c[:, has], bank.codes[:, src[has]])  # those frames' codes are the bank's
+        np.testing.assert_array_equal(d[has], bank.spread[src[has]])
+        if not continuous:
+            assert np.all(src[: int(0.5 * bank.rate)] == -1)  # nothing before the first contact
+        det, got = bank.detail_at(src)
+        np.testing.assert_array_equal(got, has)
+        assert np.all(det[:, ~has] == 0) and np.abs(det[:, has]).mean() > 0.01

@@ -212,6 +212,11 @@ class ExemplarBank:
     its floor, scaled to the contact's strength), placed at the contact's mel frame, with the
     floor in between; for a continuous event, real stretches of the event are laid end to end
     over the clip and their energy follows the picture's motion (a swell, never a thump).
+
+    ``detail`` (optional, [n_mels, F] int8 in steps of ``DETAIL_STEP`` unit-mel): what each frame's
+    codes leave out, the recording's unit log-mel minus the recomposition of its own (E, D, codes).
+    ``controls(..., sources=True)`` also says which bank frame each frame of the control came from,
+    so a renderer can put that detail back (``detail_at``).
     """
 
     labels: tuple[str, ...]
@@ -223,6 +228,7 @@ class ExemplarBank:
     onsets: list[np.ndarray]  # per exemplar, hit frames (relative)
     rate: float
     sources: tuple[str, ...] = ()
+    detail: np.ndarray | None = None  # [n_mels, F] int8, DETAIL_STEP units
 
     def of_event(self, ev: int) -> list[int]:
         return [int(i) for i in np.flatnonzero(self.owner == ev)]
@@ -232,8 +238,10 @@ class ExemplarBank:
         return self.energy[a:b], self.spread[a:b], self.codes[:, a:b]
 
     def controls(self, weights: np.ndarray, onsets_s: np.ndarray, levels: np.ndarray, floor: float, n: int,
-                 seed: int, motion: np.ndarray | None = None, continuous: bool | None = None):
-        """(E [n], D [n], codes [2, n]) for event ``weights``, contacts at ``onsets_s`` with E peaks ``levels``."""
+                 seed: int, motion: np.ndarray | None = None, continuous: bool | None = None,
+                 sources: bool = False):
+        """(E [n], D [n], codes [2, n]) for event ``weights``, contacts at ``onsets_s`` with E peaks ``levels``;
+        with ``sources``, a fourth array [n]: the bank frame each frame was taken from (-1: none)."""
         rng = np.random.default_rng((int(seed) * 2654435761 + 97) & 0xFFFFFFFF)
         w = np.asarray(weights, np.float64)
         best = int(np.argmax(w))
@@ -242,10 +250,10 @@ class ExemplarBank:
         e = np.full(n, floor, np.float32)
         d = np.zeros(n, np.float32)
         c = np.full((2, n), qcd.SILENT_CODE, np.uint8)
-        if n == 0:
-            return e, d, c
-        if continuous:
-            return self._texture(best, n, rng, motion, e, d, c)
+        src = np.full(n, -1, np.int64)
+        if n == 0 or continuous:
+            e, d, c = self._texture(best, n, rng, motion, e, d, c, src) if n else (e, d, c)
+            return (e, d, c, src) if sources else (e, d, c)
         p = w / w.sum() if w.sum() > 0 else np.full(w.shape, 1.0 / len(w))
         frames = np.floor(np.asarray(onsets_s, np.float64) * self.rate + 1e-9).astype(np.int64)
         d[:] = self._quiet_spread(best)
@@ -277,13 +285,25 @@ class ExemplarBank:
             e[s] = floor + (float(lv) - floor) * (lift / top)
             d[s] = pd[h:h + L]
             c[:, s] = pc[:, h:h + L]
-        return e, d, c
+            src[s] = int(self.offsets[i]) + h + np.arange(L)
+        return (e, d, c, src) if sources else (e, d, c)
+
+    def detail_at(self, src: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(detail [n_mels, n] float32 unit-mel, has [n] bool) for bank frames ``src`` (-1: none, 0 there);
+        None when the bank carries no detail."""
+        if self.detail is None:
+            return None
+        src = np.asarray(src, np.int64)
+        has = src >= 0
+        out = np.zeros((self.detail.shape[0], src.shape[0]), np.float32)
+        out[:, has] = self.detail[:, src[has]].astype(np.float32) * DETAIL_STEP
+        return out, has
 
     def _quiet_spread(self, ev: int) -> float:
         idx = self.of_event(ev)
         return float(np.median(np.concatenate([self._piece(i)[1] for i in idx]))) if idx else 0.05
 
-    def _texture(self, ev, n, rng, motion, e, d, c):
+    def _texture(self, ev, n, rng, motion, e, d, c, src):
         idx = self.of_event(ev)
         if not idx:
             return e, d, c
@@ -298,6 +318,7 @@ class ExemplarBank:
                 a = int(rng.integers(max(1, pe.shape[0] // 2)))
             L = min(pe.shape[0] - a, n - t)
             e[t:t + L], d[t:t + L], c[:, t:t + L] = pe[a:a + L], pd[a:a + L], pc[:, a:a + L]
+            src[t:t + L] = int(self.offsets[i]) + a + np.arange(L)
             t += L
         if motion is not None and np.asarray(motion).size == n:
             m = np.asarray(motion, np.float64)
@@ -330,10 +351,13 @@ class ExemplarBank:
         on = np.concatenate([o for o in self.onsets]) if self.onsets else np.zeros(0, np.int64)
         on_off = np.cumsum([0] + [len(o) for o in self.onsets])
         path = folder / "exemplars.safetensors"
-        save_file({"owner": self.owner.astype(np.int32), "offsets": self.offsets.astype(np.int32),
-                   "energy": np.round(self.energy * 255).astype(np.uint8),
-                   "spread": np.round(self.spread * 255).astype(np.uint8), "codes": self.codes.astype(np.uint8),
-                   "onsets": on.astype(np.int32), "onset_offsets": on_off.astype(np.int32)}, str(path))
+        arrays = {"owner": self.owner.astype(np.int32), "offsets": self.offsets.astype(np.int32),
+                  "energy": quantize_unit(self.energy), "spread": quantize_unit(self.spread),
+                  "codes": self.codes.astype(np.uint8), "onsets": on.astype(np.int32),
+                  "onset_offsets": on_off.astype(np.int32)}
+        if self.detail is not None:
+            arrays["detail"] = np.ascontiguousarray(self.detail, np.int8)
+        save_file(arrays, str(path))
         (folder / "exemplars.json").write_text(json.dumps({"labels": list(self.labels), "rate": self.rate,
                                                            "sources": list(self.sources)}, indent=1))
         return path
@@ -350,7 +374,24 @@ class ExemplarBank:
         on, oo = t["onsets"].astype(np.int64), t["onset_offsets"]
         return cls(tuple(m["labels"]), t["owner"].astype(np.int64), t["offsets"].astype(np.int64),
                    t["energy"].astype(np.float32) / 255, t["spread"].astype(np.float32) / 255, t["codes"],
-                   [on[oo[i]:oo[i + 1]] for i in range(len(oo) - 1)], float(m["rate"]), tuple(m.get("sources", ())))
+                   [on[oo[i]:oo[i + 1]] for i in range(len(oo) - 1)], float(m["rate"]), tuple(m.get("sources", ())),
+                   t.get("detail"))
+
+
+def quantize_unit(x: np.ndarray) -> np.ndarray:
+    """[0, 1] values as the bank stores them (uint8, steps of 1/255)."""
+    return np.round(np.clip(np.asarray(x), 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def exemplar_detail(unit_mel: np.ndarray, energy: np.ndarray, spread: np.ndarray, codes: np.ndarray,
+                    mel: str) -> np.ndarray:
+    """What a recording's codes leave out, as the bank stores it: its unit log-mel [n_mels, T] minus the
+    recomposition of its (E, D, codes) as stored (E and D in 1/255 steps), int8 in ``DETAIL_STEP`` units."""
+    from .control import QCDControl
+
+    e, d = quantize_unit(energy).astype(np.float32) / 255, quantize_unit(spread).astype(np.float32) / 255
+    rec = QCDControl(e, d, np.asarray(codes, np.uint8), mel).recomposed_mel()
+    return np.clip(np.round((np.asarray(unit_mel, np.float32) - rec) / DETAIL_STEP), -127, 127).astype(np.int8)
 
 
 HIT_HOLD_S = 0.15  # s of a real hit kept as recorded
@@ -359,3 +400,5 @@ HIT_TAIL_S = 0.12  # s: time constant of the decay imposed after it
 JOIN_SCALE = 0.02
 JOIN_CHOICES = 8  # the next stretch is drawn among this many best joins (takes still differ by seed)
 TEXTURE_SWING = 0.06  # E units (about 9 dB) a continuous event's bed moves with the picture's motion
+#: unit-mel step of the bank's detail (1/256 of the spec's ~146 dB unit: about 0.6 dB; int8 spans +-0.5 unit)
+DETAIL_STEP = 1.0 / 256

