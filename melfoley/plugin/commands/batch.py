@@ -35,7 +35,7 @@ def add_parser(sub):
     p.add_argument("-o", "--out", required=True, help="output folder (created; the input is never modified)")
     add_clip_defaults(p)
     p.add_argument("--engine-opt", action="append", default=[], metavar="KEY=VALUE",
-                   help="engine option, repeatable (e.g. vocoder=griffinlim for the embedded engine's fast path)")
+                   help="engine option, repeatable (e.g. vocoder=auto: the embedded engine's HiFi-GAN for contacts)")
     p.add_argument("--weights", metavar="DIR", help="local weights folder of the engine (e.g. --engine paper)")
     p.add_argument("--fallback", action="store_true",
                    help="if the asked engine cannot run here (no GPU, no weights), fall back to the embedded one")
@@ -97,7 +97,7 @@ def _options(pairs: list[str]) -> tuple[tuple[str, str], ...]:
         if not sep or not key.strip():
             from ...core.errors import MelfoleyError
 
-            raise MelfoleyError(f"--engine-opt {p!r}: write KEY=VALUE, e.g. vocoder=griffinlim")
+            raise MelfoleyError(f"--engine-opt {p!r}: write KEY=VALUE, e.g. vocoder=auto")
         out.append((key.strip(), value.strip()))
     return tuple(out)
 
