@@ -164,8 +164,8 @@ class EmbeddedEngine(Engine):
             raise WeightsError(f"detail {detail!r}: choose 'exemplar' (the exemplar's own, default) or 'renderer'")
         if detail == "exemplar" and self.exemplars is not None and self.exemplars.detail is None:
             raise WeightsError(f"exemplar bank {folder / 'exemplars.safetensors'} carries no detail (built before "
-                               f"0.5); rebuild it with `melfoley train exemplars --out {folder}` (about 1 min) "
-                               "or pass detail=renderer")
+                               f"banks stored it); rebuild it with `melfoley train exemplars --out {folder}` "
+                               "(about 1 min) or pass detail=renderer")
         self.detail_from = detail if self.exemplars is not None else "renderer"
         self.room_tone = str(room_tone).strip().lower() in ("1", "true", "yes", "on")
         self.highband = HighBand.load(folder) if highband else None
@@ -252,12 +252,13 @@ class EmbeddedEngine(Engine):
         exemplar = self.exemplars is not None and "onsets" in info  # (no picture modules: the prior)
         detail = None
         if exemplar:  # real hits / stretches of the matched event, placed on the picture's contacts
+            impulsive = self.impulsive(request.prompt)
             e, d, codes, src = self.exemplars.controls(
                 w, np.asarray(info["onsets"]), np.asarray(info["levels"]), CALIBRATION.floor_e, n, request.seed,
-                motion=info.get("motion"), continuous=not self.impulsive(request.prompt), sources=True)
+                motion=info.get("motion"), continuous=not impulsive, sources=True)
             if self.detail_from == "exemplar":
                 detail = self.exemplars.detail_at(src)
-                if self.impulsive(request.prompt):
+                if impulsive:
                     detail = _without_attacks(detail, src, DETAIL_ATTACK)
         if energy_override is not None:  # the artist's curve; exemplar codes (and detail) keep their place under it
             e = self.apply_energy(QCDControl(e, d, np.full((2, n), 40), self.mel), energy_override).energy
